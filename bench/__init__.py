@@ -1,0 +1,1 @@
+"""Benchmarks for the in-process Qwen3 reranker and embedder (run as `python bench/<name>.py`)."""

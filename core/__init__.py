@@ -1,0 +1,1 @@
+"""Polydesk: a multilingual support-desk assistant over API documentation."""

@@ -1,0 +1,21 @@
+"""Errors whose messages tell a person what is wrong and how to fix it."""
+
+
+class PolydeskError(Exception):
+    """Base of every error Polydesk raises on purpose; its message is meant for a person."""
+
+
+class ConfigError(PolydeskError):
+    """A setting is missing or invalid."""
+
+
+class MissingDependency(PolydeskError):
+    """A Python package or a model needed by the configured backend is not available."""
+
+
+class ModelNotAvailable(MissingDependency):
+    """A model is neither a local folder nor in the local cache, and cannot be downloaded."""
+
+
+class BackendUnavailable(PolydeskError):
+    """An external service (vLLM, an OpenAI-compatible server) failed, timed out or answered nonsense."""

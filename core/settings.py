@@ -1,0 +1,131 @@
+"""One Settings object, read from POLYDESK_* environment variables and .streamlit/secrets.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from core.errors import ConfigError
+
+ENV_PREFIX = "POLYDESK_"
+SECRETS_FILE = Path(".streamlit/secrets.toml")
+SECRETS_TABLE = "polydesk"
+WEB_SEARCH_INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure; field `x` is the variable POLYDESK_X."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    embedding_model: str = "Qwen/Qwen3-Embedding-0.6B"
+    embedding_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_dim: int | None = Field(default=None, ge=32, le=8192)
+    embedding_instruction: str = WEB_SEARCH_INSTRUCTION
+    embedding_batch_size: int = Field(default=16, ge=1)
+
+    reranker_model: str = "Qwen/Qwen3-Reranker-0.6B"
+    reranker_url: str | None = None
+    reranker_api_key: SecretStr | None = None
+    reranker_instruction: str = WEB_SEARCH_INSTRUCTION
+    reranker_max_length: int = Field(default=8192, ge=128)
+    reranker_batch_size: int = Field(default=4, ge=1)
+
+    llm_url: str | None = None
+    llm_model: str = "Qwen/Qwen3-8B"
+    llm_api_key: SecretStr | None = None
+
+    chroma_path: Path = Path("data/chroma")
+    chroma_url: str | None = None
+
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    http_timeout: float = Field(default=30.0, gt=0)
+    http_retries: int = Field(default=2, ge=0, le=10)
+
+    @field_validator("embedding_url", "reranker_url", "llm_url", "chroma_url", mode="before")
+    @classmethod
+    def _check_url(cls, value: Any) -> str | None:
+        """Accept http(s)://host[:port][/path]; an empty value means unset."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        text = str(value).strip()
+        parsed = urlparse(text)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"must be an http(s) URL such as http://localhost:8000, got {text!r}")
+        return text.rstrip("/")
+
+    @field_validator("embedding_model", "reranker_model", "llm_model", "embedding_instruction",
+                     "reranker_instruction")
+    @classmethod
+    def _check_not_blank(cls, value: str) -> str:
+        """A model id or instruction cannot be empty."""
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit values win, then the environment, then secrets.toml."""
+        return init_settings, env_settings, SecretsTomlSource(settings_cls)
+
+
+class SecretsTomlSource(PydanticBaseSettingsSource):
+    """The [polydesk] table of .streamlit/secrets.toml (keys as field names, e.g. reranker_url)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path = SECRETS_FILE) -> None:
+        super().__init__(settings_cls)
+        self.values = _read_secrets_table(path)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Look one field up in the table."""
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """The known fields found in the table."""
+        return {k: v for k, v in self.values.items() if k in self.settings_cls.model_fields}
+
+
+def _read_secrets_table(path: Path) -> dict[str, Any]:
+    """The [polydesk] table of a TOML file, or nothing when the file is absent."""
+    if not path.is_file():
+        return {}
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get(SECRETS_TABLE, {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}. Fix the file or remove it.") from exc
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [{SECRETS_TABLE}] must be a table of settings.")
+    return {key.lower().removeprefix(ENV_PREFIX.lower()): value for key, value in table.items()}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings; a bad value raises ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = [
+            f"{ENV_PREFIX}{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        ]
+        raise ConfigError("Invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,65 @@
+"""Shared fixtures: the Qwen3 tokenizer and tiny random Qwen3 checkpoints saved like the real repos."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.tiny_qwen3 import build_embedder, build_reranker, load_tokenizer, real_tokenizer_dir
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+TOKENIZER_DIR = real_tokenizer_dir()
+# The test ids say which tokenizer a test ran with: the real Qwen3 one, or a stand-in trained here.
+TOKENIZER_KIND = "qwen3-tokenizer" if TOKENIZER_DIR else "trained-tokenizer"
+
+
+@pytest.fixture(scope="session", params=[TOKENIZER_KIND])
+def tokenizer_kind(request: pytest.FixtureRequest) -> str:
+    """Which tokenizer the tiny checkpoints carry; part of every dependent test's id."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def reranker_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer_kind: str) -> Path:
+    """A tiny random Qwen3ForCausalLM laid out like Qwen3-Reranker."""
+    return build_reranker(tmp_path_factory.mktemp("reranker"), load_tokenizer(TOKENIZER_DIR))
+
+
+@pytest.fixture(scope="session")
+def embedder_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer_kind: str) -> Path:
+    """A tiny random Qwen3Model laid out like Qwen3-Embedding."""
+    return build_embedder(tmp_path_factory.mktemp("embedder"), load_tokenizer(TOKENIZER_DIR))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's POLYDESK_* variables or secrets.toml."""
+    for name in list(os.environ):
+        if name.startswith("POLYDESK_") and name != "POLYDESK_TEST_TOKENIZER":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def vllm_servers(tmp_path_factory: pytest.TempPathFactory, reranker_dir: Path, embedder_dir: Path):
+    """Real vLLM reranker and embedding servers on the tiny checkpoints, started together, stopped at the end."""
+    from tests import vllm_servers as vllm
+
+    vllm.require_vllm()
+    workdir = tmp_path_factory.mktemp("vllm")
+    servers = {
+        "reranker": vllm.start("serve-reranker.sh", reranker_dir, "tiny-reranker", workdir),
+        "embedding": vllm.start("serve-embedding.sh", embedder_dir, "tiny-embedder", workdir),
+    }
+    try:
+        for server in servers.values():
+            vllm.wait_ready(server)
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()

@@ -1,0 +1,49 @@
+"""The status page shows each backend, its model and dimension, and loads the models on demand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+
+
+def run_app() -> AppTest:
+    """Run the page once, as a browser visit would."""
+    return AppTest.from_file(APP, default_timeout=120).run()
+
+
+def test_local_models_load_and_report_their_dimension(monkeypatch, reranker_dir, embedder_dir):
+    monkeypatch.setenv("POLYDESK_RERANKER_MODEL", str(reranker_dir))
+    monkeypatch.setenv("POLYDESK_EMBEDDING_MODEL", str(embedder_dir))
+    monkeypatch.setenv("POLYDESK_DEVICE", "cpu")
+    app = run_app()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert list(table["role"]) == ["embedding", "reranker"]
+    assert list(table["ok"]) == ["✅", "✅"] and table["dimension"][0] == 64
+    assert "on disk, loads at first use" in list(table["detail"])
+    app.button[0].click().run()
+    assert not app.exception and not app.error
+    successes = " ".join(s.value for s in app.success)
+    assert "returns 64 dimensions" in successes and "scored two passages" in successes
+    assert list(app.dataframe[0].value["detail"]) == ["loaded", "loaded"]
+
+
+def test_missing_models_and_servers_are_explained(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("POLYDESK_RERANKER_URL", "http://127.0.0.1:9")
+    app = run_app()
+    assert not app.exception
+    warnings = " ".join(w.value for w in app.warning)
+    assert "hf download Qwen/Qwen3-Embedding-0.6B" in warnings and "not reachable" in warnings
+    app.button[0].click().run()
+    assert not app.exception and "hf download Qwen/Qwen3-Embedding-0.6B" in app.error[0].value
+
+
+def test_invalid_settings_are_shown_not_raised(monkeypatch):
+    monkeypatch.setenv("POLYDESK_DEVICE", "tpu")
+    app = run_app()
+    assert not app.exception and "POLYDESK_DEVICE" in app.error[0].value
