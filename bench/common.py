@@ -71,6 +71,16 @@ def cached_checkpoint(kind: str, shape_name: str, build: Callable[..., Path]) ->
     return folder, label
 
 
+def spread_lengths(n: int, low: int, high: int, seed: int) -> list[int]:
+    """`n` token lengths spread evenly over [low, high] (both ends included), jittered and shuffled deterministically."""
+    rng = random.Random(seed)
+    step = (high - low) / max(n - 1, 1)
+    lengths = [min(high, max(low, round(low + i * step + rng.uniform(-step / 3, step / 3)))) for i in range(n)]
+    lengths[0], lengths[-1] = low, high
+    rng.shuffle(lengths)
+    return lengths
+
+
 def texts_of_lengths(tokenizer: Any, lengths: list[int], seed: int) -> list[str]:
     """One text per target length (in tokens, no special tokens), cut from shuffled multilingual sentences."""
     rng = random.Random(seed)
@@ -108,18 +118,20 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
         "torch": torch.__version__, "transformers": transformers.__version__,
-        "sentence_transformers": sentence_transformers.__version__,
+        "sentence_transformers": sentence_transformers.__version__, "load_average_at_start": os.getloadavg(),
     }
 
 
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """Best wall-clock seconds of `repeats` calls of `fn`, and the last result."""
-    best, result = float("inf"), None
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, float, Any]:
+    """Fastest wall-clock seconds of `repeats` calls of `fn`, the process CPU seconds of that call, and its result."""
+    best, cpu, result = float("inf"), float("inf"), None
     for _ in range(repeats):
-        start = time.perf_counter()
+        wall_start, cpu_start = time.perf_counter(), time.process_time()
         result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+        wall = time.perf_counter() - wall_start
+        if wall < best:
+            best, cpu = wall, time.process_time() - cpu_start
+    return best, cpu, result
 
 
 def write_json(path: Path, record: dict[str, Any]) -> None:

@@ -7,9 +7,11 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from core.errors import PolydeskError
 from core.settings import load_settings
+from core.types import SearchResult
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,6 +42,27 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument("--query", action="store_true", help="embed as queries (with the instruction)")
     embed.add_argument("--json", action="store_true", help="print JSON with the full vectors")
     embed.set_defaults(run=_embed)
+
+    ingest = commands.add_parser("ingest", help="ingest files and folders into a collection")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders (folders recurse)")
+    ingest.add_argument("--collection", required=True, help="the collection to create or update")
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.set_defaults(run=_ingest)
+
+    collections = commands.add_parser("collections", help="list, show or delete collections")
+    collections.add_argument("action", choices=["list", "show", "delete"])
+    collections.add_argument("name", nargs="?", help="the collection (for show and delete)")
+    collections.add_argument("--json", action="store_true", help="print JSON")
+    collections.set_defaults(run=_collections)
+
+    search = commands.add_parser("search", help="hybrid search with reranking")
+    search.add_argument("question")
+    search.add_argument("--collection", action="append", required=True, dest="collections",
+                        help="a collection to search (repeat for several)")
+    search.add_argument("--language", action="append", dest="languages", help="only passages in this language")
+    search.add_argument("--top-n", type=int, default=5, help="how many passages to show (default 5)")
+    search.add_argument("--json", action="store_true", help="print JSON")
+    search.set_defaults(run=_search)
     return parser
 
 
@@ -83,6 +106,95 @@ def _embed(args: argparse.Namespace) -> int:
         head = " ".join(f"{v:+.4f}" for v in vector[:6])
         print(f"norm {np.linalg.norm(vector):.4f}  [{head} ...]  {_preview(text)}")
     return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    """Ingest and print the report; exit 1 when a file failed."""
+    from core.ingest.run import Progress
+    from core.pipeline import Pipeline
+
+    def show(progress: Progress) -> None:
+        if progress.stage == "parse" and not args.json:
+            print(f"[{progress.done + 1}/{progress.total}] {progress.source}", file=sys.stderr)
+
+    report = Pipeline(load_settings()).ingest(args.paths, args.collection, show)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(f"{'status':<10} {'added':>5} {'upd':>5} {'rem':>5} {'same':>5}  lang  file")
+        for f in report.files:
+            print(f"{f.status:<10} {f.added:>5} {f.updated:>5} {f.removed:>5} {f.unchanged:>5}  {f.language or '-':<4}  "
+                  f"{f.source}{'  — ' + f.reason if f.reason else ''}")
+        totals = report.totals()
+        print(f"\n{len(report.files)} files, {len(report.failed)} failed; chunks: {totals['added']} added, "
+              f"{totals['updated']} updated, {totals['removed']} removed, {totals['unchanged']} unchanged")
+        print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in report.seconds.items()))
+    return 1 if report.failed else 0
+
+
+def _collections(args: argparse.Namespace) -> int:
+    """List, show or delete collections."""
+    from dataclasses import asdict
+
+    from core.store import ChromaStore
+
+    store = ChromaStore.from_settings(load_settings())
+    if args.action == "list":
+        infos = store.collections()
+        if args.json:
+            print(json.dumps([asdict(i) for i in infos], indent=2))
+        for info in infos if not args.json else []:
+            print(f"{info.name:<30} {info.chunks:>7} chunks  {info.embedding_model} ({info.embedding_dim})")
+        if not infos and not args.json:
+            print("No collections yet: `polydesk ingest PATH --collection NAME` creates one.")
+        return 0
+    if not args.name:
+        print(f"error: `polydesk collections {args.action}` needs a collection name", file=sys.stderr)
+        return 2
+    if args.action == "delete":
+        store.delete_collection(args.name)
+        print(f"Deleted collection {args.name}.")
+        return 0
+    info, sources = store.info(args.name), store.sources(args.name)
+    if args.json:
+        print(json.dumps({**asdict(info), "sources": sources}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{info.name}: {info.chunks} chunks from {len(sources)} files, {info.embedding_model} ({info.embedding_dim})")
+    if info.description:
+        print(info.description)
+    for source, count in sources.items():
+        print(f"{count:>6}  {source}")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    """Print the best passages with their scores at every stage."""
+    from core.pipeline import Pipeline
+
+    result = Pipeline(load_settings()).search(args.question, args.collections, args.languages, args.top_n)
+    if args.json:
+        print(json.dumps(search_json(result), ensure_ascii=False, indent=2))
+        return 0
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"question language: {result.query_language or 'unknown'}")
+    for c in result.candidates:
+        rerank = f"{c.rerank_score:.3f}" if c.rerank_score is not None else "-"
+        print(f"\n#{c.rerank_rank or c.fused_rank}  rerank {rerank}  fused #{c.fused_rank}  dense #{c.dense_rank or '-'}"
+              f"  lexical #{c.lexical_rank or '-'}  [{c.chunk.language or '?'}]  {c.chunk.source}#{c.chunk.anchor}")
+        print(f"    {_preview(c.chunk.text, 160)}")
+    print("\nms: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings_ms.items()))
+    return 0
+
+
+def search_json(result: SearchResult) -> dict:
+    """A search result as plain data."""
+    from dataclasses import asdict
+
+    return {"query": result.query, "query_language": result.query_language, "warnings": list(result.warnings),
+            "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+            "candidates": [{**asdict(c), "chunk": {**asdict(c.chunk), "extra": dict(c.chunk.extra)}}
+                           for c in result.candidates]}
 
 
 def _preview(text: str, width: int = 60) -> str:

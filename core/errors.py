@@ -19,3 +19,15 @@ class ModelNotAvailable(MissingDependency):
 
 class BackendUnavailable(PolydeskError):
     """An external service (vLLM, an OpenAI-compatible server) failed, timed out or answered nonsense."""
+
+
+class BadFile(PolydeskError):
+    """A file cannot be ingested; the message says why in words a person understands."""
+
+
+class EmbeddingMismatch(PolydeskError):
+    """A collection was embedded with another model or dimension than the configured one."""
+
+
+class UnknownCollection(PolydeskError):
+    """A collection name that does not exist, or is not a valid name."""

@@ -46,6 +46,17 @@ class Settings(BaseSettings):
     chroma_path: Path = Path("data/chroma")
     chroma_url: str | None = None
 
+    tokenizer: str | None = None
+    chunk_tokens: int = Field(default=512, ge=16, le=2048)
+    chunk_overlap: int = Field(default=32, ge=0, le=256)
+    max_file_mb: float = Field(default=20.0, gt=0)
+    languages: str = ""
+
+    dense_k: int = Field(default=50, ge=1, le=1000)
+    lexical_k: int = Field(default=50, ge=1, le=1000)
+    rerank_k: int = Field(default=30, ge=1, le=500)
+    top_n: int = Field(default=3, ge=1, le=100)
+
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     http_timeout: float = Field(default=30.0, gt=0)
     http_retries: int = Field(default=2, ge=0, le=10)
@@ -119,7 +130,8 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         problems = [
-            f"{ENV_PREFIX}{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg'].removeprefix('Value error, ')}"
+            f"{ENV_PREFIX}{'_'.join(str(part) for part in error['loc']).upper()}: "
+            f"{error['msg'].removeprefix('Value error, ')}"
             for error in exc.errors()
         ]
         raise ConfigError("Invalid settings:\n  " + "\n  ".join(problems)) from None

@@ -24,3 +24,67 @@ class BackendStatus:
     ok: bool
     detail: str
     dimension: int | None = None
+
+
+@dataclass(frozen=True)
+class Block:
+    """A piece of a parsed document: Markdown prose to be chunked, or one API operation kept whole."""
+
+    text: str
+    kind: str = "prose"  # "prose" | "api-operation"
+    heading_path: tuple[str, ...] = ()
+    metadata: tuple[tuple[str, str], ...] = ()  # e.g. (("operation_id", "listUsers"), ("tags", "users"))
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """What a parser extracts from one file: its title, description and content blocks."""
+
+    title: str
+    description: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One stored passage with everything needed to cite it."""
+
+    id: str
+    text: str  # what is embedded and shown: the heading path as context, then the passage
+    source: str  # the file, relative to the folder that was ingested
+    title: str
+    heading_path: tuple[str, ...]
+    anchor: str
+    language: str | None
+    index: int  # position in its document
+    content_hash: str
+    token_count: int
+    kind: str  # "prose" | "code" | "api-operation"
+    extra: tuple[tuple[str, str], ...] = ()  # operation_id, tags, method, path for API operations
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A retrieved chunk with its score and rank (from 1) at every stage it reached; None where it did not."""
+
+    chunk: Chunk
+    collection: str
+    dense_score: float | None = None
+    dense_rank: int | None = None
+    lexical_score: float | None = None
+    lexical_rank: int | None = None
+    fused_score: float = 0.0
+    fused_rank: int = 0
+    rerank_score: float | None = None
+    rerank_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Candidates best first, milliseconds per stage, and warnings about degraded stages."""
+
+    query: str
+    query_language: str | None
+    candidates: tuple[Candidate, ...]
+    timings_ms: dict[str, float]
+    warnings: tuple[str, ...] = ()

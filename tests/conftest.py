@@ -63,3 +63,26 @@ def vllm_servers(tmp_path_factory: pytest.TempPathFactory, reranker_dir: Path, e
     finally:
         for server in servers.values():
             server.stop()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+
+
+def tiny_settings(reranker_dir: Path, embedder_dir: Path, chroma_path: Path, **overrides: object):
+    """Settings for the tiny checkpoints and a store of the test's own."""
+    from core.settings import load_settings
+
+    return load_settings(reranker_model=str(reranker_dir), embedding_model=str(embedder_dir),
+                         chroma_path=chroma_path, device="cpu", **overrides)
+
+
+@pytest.fixture(scope="session")
+def sample_pipeline(tmp_path_factory: pytest.TempPathFactory, reranker_dir: Path, embedder_dir: Path):
+    """A pipeline on the tiny models with the sample documentation ingested as collection `parcelio`."""
+    from core.pipeline import Pipeline
+
+    pipeline = Pipeline(tiny_settings(reranker_dir, embedder_dir, tmp_path_factory.mktemp("chroma")))
+    report = pipeline.ingest([SAMPLE], "parcelio")
+    assert not report.failed, report.failed
+    return pipeline

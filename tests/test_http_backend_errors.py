@@ -57,7 +57,8 @@ def test_reranker_maps_results_by_index_and_sends_the_canonical_prompt():
     request = seen[0]
     assert request["path"] == "/v1/rerank" and request["top_n"] == 0
     assert request["query"].endswith("<Instruct>: find it\n<Query>: where?\n")
-    assert request["documents"][0] == "<Document>: first passage<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    suffix = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    assert request["documents"][0] == f"<Document>: first passage{suffix}"
 
 
 def test_reranker_refused_connection():

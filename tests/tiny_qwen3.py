@@ -31,12 +31,10 @@ QWEN3_0_6B = Shape(layers=28, hidden=1024, heads=16, kv_heads=8, head_dim=128, i
 
 
 def real_tokenizer_dir() -> Path | None:
-    """The real Qwen3 tokenizer folder from POLYDESK_TEST_TOKENIZER or the shared data, if present."""
+    """The real Qwen3 tokenizer: POLYDESK_TEST_TOKENIZER when set (`none` for no tokenizer), else the shared copy."""
     configured = os.environ.get("POLYDESK_TEST_TOKENIZER")
-    for candidate in (Path(configured) if configured else None, SHARED_TOKENIZER):
-        if candidate and (candidate / "vocab.json").is_file():
-            return candidate
-    return None
+    candidate = Path(configured) if configured else SHARED_TOKENIZER
+    return candidate if (candidate / "vocab.json").is_file() else None
 
 
 def load_tokenizer(source: Path | None):

@@ -58,7 +58,8 @@ class QwenLocalReranker:
         features = self._model.preprocess(
             [(query, document) for document in documents], prompt=instruction or self.instruction
         )
-        return [ids[mask.bool()].tolist() for ids, mask in zip(features["input_ids"], features["attention_mask"])]
+        rows = zip(features["input_ids"], features["attention_mask"], strict=True)
+        return [ids[mask.bool()].tolist() for ids, mask in rows]
 
     def scores(self, query: str, documents: Sequence[str], instruction: str | None = None) -> list[float]:
         """P(yes) for each document, in input order."""

@@ -1,0 +1,1 @@
+"""Ingestion: parse files, cut them into chunks, tag languages, embed and store them."""

@@ -1,0 +1,112 @@
+"""The facade the app and the CLI call: builds every part from the settings once, on first use."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from core.embed import Embedder, make_embedder
+from core.errors import ConfigError, ModelNotAvailable
+from core.ingest.chunk import Chunker
+from core.ingest.run import Ingester, IngestReport, Progress
+from core.language import ALL_LANGUAGES, DEFAULT_LANGUAGES, LanguageDetector, language_detector
+from core.model_source import cached_model_folder
+from core.rerank import Reranker, make_reranker
+from core.search import HybridSearcher, SearchDepth
+from core.settings import Settings
+from core.store import ChromaStore
+from core.types import SearchResult
+
+T = TypeVar("T")
+
+
+class Pipeline:
+    """Store, models, chunker, language detector, ingester and searcher for one configuration."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._parts: dict[str, object] = {}
+        self._lock = threading.RLock()
+
+    def _part(self, name: str, build: Callable[[], T]) -> T:
+        """Build a part once, even when threads ask for it at the same time."""
+        with self._lock:
+            if name not in self._parts:
+                self._parts[name] = build()
+            return self._parts[name]
+
+    @property
+    def store(self) -> ChromaStore:
+        """The Chroma store."""
+        return self._part("store", lambda: ChromaStore.from_settings(self.settings))
+
+    @property
+    def embedder(self) -> Embedder:
+        """The configured embedder."""
+        return self._part("embedder", lambda: make_embedder(self.settings))
+
+    @property
+    def reranker(self) -> Reranker:
+        """The configured reranker."""
+        return self._part("reranker", lambda: make_reranker(self.settings))
+
+    @property
+    def languages(self) -> LanguageDetector:
+        """The language detector for the configured language set."""
+        return self._part("languages", lambda: language_detector(language_set(self.settings.languages)))
+
+    @property
+    def chunker(self) -> Chunker:
+        """A chunker that counts in tokens of the embedding model's tokenizer."""
+        return self._part("chunker", self._build_chunker)
+
+    def _build_chunker(self) -> Chunker:
+        """Find the embedding tokenizer: POLYDESK_TOKENIZER, else the embedding model's folder or cache."""
+        source = self.settings.tokenizer or self.settings.embedding_model
+        folder = cached_model_folder(source)
+        if folder is None:
+            raise ModelNotAvailable(
+                f"Chunks are measured in tokens of the embedding model's tokenizer, and {source} is not a local "
+                f"folder or in the Hugging Face cache. Run `hf download {self.settings.embedding_model}` (the "
+                "tokenizer files are enough when the embeddings come from a server), or set POLYDESK_TOKENIZER "
+                "to a folder holding tokenizer.json."
+            )
+        return Chunker.from_folder(folder, self.settings.chunk_tokens, self.settings.chunk_overlap)
+
+    def ingest(self, paths: Iterable[Path], collection: str,
+               progress: Callable[[Progress], None] | None = None) -> IngestReport:
+        """Ingest files and folders into a collection."""
+        detector = self.languages
+        ingester = Ingester(self.store, self.embedder, self.chunker, lambda texts: detector.detect_document(texts)[1],
+                            int(self.settings.max_file_mb * 1_000_000))
+        return ingester.ingest_files(paths, collection, progress)
+
+    @property
+    def searcher(self) -> HybridSearcher:
+        """The hybrid searcher over the store."""
+        return self._part("searcher", lambda: HybridSearcher(
+            self.store, self.embedder, self.reranker, self.languages.detect, self.settings.reranker_instruction,
+            SearchDepth(self.settings.dense_k, self.settings.lexical_k, self.settings.rerank_k),
+        ))
+
+    def search(self, question: str, collections: Sequence[str], languages: Sequence[str] | None = None,
+               top_n: int | None = None) -> SearchResult:
+        """Hybrid search with reranking."""
+        return self.searcher.search(question, collections, languages, top_n or self.settings.top_n)
+
+
+def language_set(setting: str) -> tuple[str, ...] | str:
+    """POLYDESK_LANGUAGES: empty for the default set, `all`, or comma-separated ISO 639-1 codes."""
+    value = setting.strip().lower()
+    if not value:
+        return DEFAULT_LANGUAGES
+    if value == ALL_LANGUAGES:
+        return ALL_LANGUAGES
+    codes = tuple(code.strip() for code in value.split(",") if code.strip())
+    try:
+        language_detector(codes)
+    except ValueError as exc:
+        raise ConfigError(f"POLYDESK_LANGUAGES: {exc}") from exc
+    return codes

@@ -1,0 +1,289 @@
+"""Chroma as the single source of truth for chunks: one Chroma collection per documentation collection."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from core.errors import BackendUnavailable, EmbeddingMismatch, PolydeskError, UnknownCollection
+from core.settings import Settings
+from core.types import Chunk
+
+PREFIX = "polydesk-"
+NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
+HNSW = {"space": "cosine", "ef_construction": 200, "max_neighbors": 32, "ef_search": 128}
+WRITE_BATCH = 2000
+CHUNK_FIELDS = ("source", "title", "heading_path", "anchor", "language", "chunk_index", "content_hash",
+                "token_count", "kind")
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A documentation collection as recorded in Chroma."""
+
+    name: str
+    chunks: int
+    embedding_model: str
+    embedding_dim: int
+    description: str = ""
+    rerank_instruction: str = ""
+    revision: str = ""
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """The chunks one source file has in a collection now: id -> content hash, and id -> chunk index."""
+
+    hashes: dict[str, str]
+    positions: dict[str, int]
+
+
+class ChromaStore:
+    """Embedded PersistentClient by default, HttpClient when POLYDESK_CHROMA_URL is set."""
+
+    def __init__(self, client: Any, location: str) -> None:
+        self._client = client
+        self.location = location
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChromaStore:
+        """Open the configured store; a Chroma server that cannot be reached is a clear error."""
+        import chromadb
+
+        chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+        if settings.chroma_url:
+            url = urlparse(settings.chroma_url)
+            with _server_errors(settings.chroma_url):
+                client = chromadb.HttpClient(
+                    host=url.hostname or "localhost", port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https", settings=chroma_settings,
+                )
+            return cls(client, settings.chroma_url)
+        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        return cls(chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings),
+                   str(settings.chroma_path))
+
+    def collections(self) -> list[CollectionInfo]:
+        """Every Polydesk collection, by name."""
+        with _server_errors(self.location):
+            found = [c for c in self._client.list_collections() if c.name.startswith(PREFIX)]
+            return sorted((self._info(c) for c in found), key=lambda info: info.name)
+
+    def info(self, name: str) -> CollectionInfo:
+        """One collection's record."""
+        return self._info(self._open(name))
+
+    def open_for_ingest(self, name: str, model_id: str, dim: int, description: str = "") -> CollectionInfo:
+        """Create the collection for this embedder, or check that an existing one was embedded the same way."""
+        _check_name(name)
+        with _server_errors(self.location):
+            collection = self._client.get_or_create_collection(
+                PREFIX + name, configuration={"hnsw": HNSW}, embedding_function=None,
+                metadata={"embedding_model": model_id, "embedding_dim": dim, "description": description,
+                          "rerank_instruction": "", "revision": uuid.uuid4().hex},
+            )
+        info = self._info(collection)
+        check_embedder(info, model_id, dim)
+        return info
+
+    def delete_collection(self, name: str) -> None:
+        """Remove a collection and all its chunks."""
+        self._open(name)
+        with _server_errors(self.location):
+            self._client.delete_collection(PREFIX + name)
+
+    def update_settings(self, name: str, *, description: str | None = None,
+                        rerank_instruction: str | None = None) -> CollectionInfo:
+        """Change a collection's description or rerank instruction."""
+        changes = {k: v for k, v in (("description", description), ("rerank_instruction", rerank_instruction))
+                   if v is not None}
+        return self._modify(name, **changes)
+
+    def source_state(self, name: str, source: str) -> StoredState:
+        """The ids, content hashes and positions of one source file's chunks."""
+        with _server_errors(self.location):
+            found = self._open(name).get(where={"source": source}, include=["metadatas"])
+        metadatas = found["metadatas"] or []
+        return StoredState(
+            {i: str(m["content_hash"]) for i, m in zip(found["ids"], metadatas, strict=True)},
+            {i: int(m["chunk_index"]) for i, m in zip(found["ids"], metadatas, strict=True)},
+        )
+
+    def embeddings_by_hash(self, name: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of these chunks, keyed by content hash, to reuse when text only moved."""
+        if not ids:
+            return {}
+        with _server_errors(self.location):
+            found = self._open(name).get(ids=list(ids), include=["metadatas", "embeddings"])
+        return {str(m["content_hash"]): np.asarray(e, dtype=np.float32)
+                for m, e in zip(found["metadatas"], found["embeddings"], strict=True)}
+
+    def write_source(self, name: str, chunks: Sequence[Chunk], embeddings: np.ndarray,
+                     stale_ids: Sequence[str]) -> None:
+        """Upsert a source's new chunks, then delete its stale ones; re-running after a crash converges."""
+        collection = self._open(name)
+        with _server_errors(self.location):
+            for start in range(0, len(chunks), WRITE_BATCH):
+                batch = chunks[start : start + WRITE_BATCH]
+                collection.upsert(
+                    ids=[c.id for c in batch], documents=[c.text for c in batch],
+                    embeddings=embeddings[start : start + WRITE_BATCH], metadatas=[to_metadata(c) for c in batch],
+                )
+            for start in range(0, len(stale_ids), WRITE_BATCH):
+                collection.delete(ids=list(stale_ids[start : start + WRITE_BATCH]))
+        self._modify(name, revision=uuid.uuid4().hex)
+
+    def delete_source(self, name: str, source: str) -> int:
+        """Remove one document's chunks; returns how many there were."""
+        stale = list(self.source_state(name, source).hashes)
+        if stale:
+            self.write_source(name, [], np.zeros((0, 1), dtype=np.float32), stale)
+        return len(stale)
+
+    def sources(self, name: str) -> dict[str, int]:
+        """Each source file of a collection with its number of chunks."""
+        counts: dict[str, int] = {}
+        for metadata in self._all(name, ["metadatas"])["metadatas"]:
+            counts[str(metadata["source"])] = counts.get(str(metadata["source"]), 0) + 1
+        return dict(sorted(counts.items()))
+
+    def all_chunks(self, name: str) -> list[Chunk]:
+        """Every chunk of a collection (for the lexical index and for browsing)."""
+        found = self._all(name, ["documents", "metadatas"])
+        return [from_record(i, d, m) for i, d, m in zip(found["ids"], found["documents"], found["metadatas"],
+                                                         strict=True)]
+
+    def chunks(self, name: str, ids: Sequence[str]) -> list[Chunk]:
+        """These chunks, in the order asked; ids that no longer exist are skipped."""
+        if not ids:
+            return []
+        with _server_errors(self.location):
+            found = self._open(name).get(ids=list(ids), include=["documents", "metadatas"])
+        by_id = {i: from_record(i, d, m) for i, d, m in zip(found["ids"], found["documents"], found["metadatas"],
+                                                             strict=True)}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def dense_search(self, name: str, query: np.ndarray, k: int,
+                     languages: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        """The k nearest chunks as (id, cosine similarity), best first, optionally only in some languages."""
+        where = {"language": {"$in": list(languages)}} if languages else None
+        collection = self._open(name)
+        with _server_errors(self.location):
+            found = collection.query(query_embeddings=[query], n_results=k, where=where, include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(found["ids"][0], found["distances"][0], strict=True)]
+
+    def _all(self, name: str, include: list[str]) -> dict[str, Any]:
+        """Everything of a collection, read in pages."""
+        collection = self._open(name)
+        merged: dict[str, list] = {"ids": [], **{field: [] for field in include}}
+        with _server_errors(self.location):
+            total = collection.count()
+            for offset in range(0, total, WRITE_BATCH):
+                page = collection.get(include=include, offset=offset, limit=WRITE_BATCH)
+                for field in merged:
+                    merged[field].extend(page[field])
+        return merged
+
+    def _open(self, name: str) -> Any:
+        """The Chroma collection behind a Polydesk collection name."""
+        _check_name(name)
+        with _server_errors(self.location):
+            try:
+                return self._client.get_collection(PREFIX + name, embedding_function=None)
+            except Exception as exc:  # chromadb raises NotFoundError or ValueError depending on the client
+                if "does not exist" not in str(exc) and "not found" not in str(exc).lower():
+                    raise
+        known = ", ".join(info.name for info in self.collections()) or "none yet"
+        raise UnknownCollection(
+            f"There is no collection named {name!r} (existing: {known}). "
+            f"Create it with `polydesk ingest PATH --collection {name}`."
+        )
+
+    def _modify(self, name: str, **changes: Any) -> CollectionInfo:
+        """Merge changes into a collection's metadata."""
+        collection = self._open(name)
+        with _server_errors(self.location):
+            collection.modify(metadata={**(collection.metadata or {}), **changes})
+        return self._info(collection)
+
+    def _info(self, collection: Any) -> CollectionInfo:
+        """The record of a Chroma collection."""
+        meta = collection.metadata or {}
+        with _server_errors(self.location):
+            count = collection.count()
+        return CollectionInfo(
+            collection.name.removeprefix(PREFIX), count, str(meta.get("embedding_model", "")),
+            int(meta.get("embedding_dim", 0)), str(meta.get("description", "")),
+            str(meta.get("rerank_instruction", "")), str(meta.get("revision", "")),
+        )
+
+
+def check_embedder(info: CollectionInfo, model_id: str, dim: int) -> None:
+    """Refuse to mix vectors of different models or sizes in one collection."""
+    if (info.embedding_model, info.embedding_dim) != (model_id, dim):
+        raise EmbeddingMismatch(
+            f"Collection {info.name!r} was embedded with {info.embedding_model} at {info.embedding_dim} dimensions, "
+            f"but the configured embedder is {model_id} at {dim}. Either set POLYDESK_EMBEDDING_MODEL / "
+            f"POLYDESK_EMBEDDING_DIM back to the collection's, or re-embed it: "
+            f"`polydesk collections delete {info.name}` and ingest its files again."
+        )
+
+
+def to_metadata(chunk: Chunk) -> dict[str, str | int]:
+    """A chunk's fields as Chroma metadata (flat scalars only)."""
+    metadata: dict[str, str | int] = {
+        "source": chunk.source, "title": chunk.title, "heading_path": json.dumps(list(chunk.heading_path)),
+        "anchor": chunk.anchor, "language": chunk.language or "", "chunk_index": chunk.index,
+        "content_hash": chunk.content_hash, "token_count": chunk.token_count, "kind": chunk.kind,
+    }
+    return metadata | dict(chunk.extra)
+
+
+def from_record(chunk_id: str, text: str, metadata: dict[str, Any]) -> Chunk:
+    """A chunk rebuilt from what Chroma returns."""
+    extra = tuple(sorted((k, str(v)) for k, v in metadata.items() if k not in CHUNK_FIELDS))
+    return Chunk(
+        id=chunk_id, text=text, source=str(metadata["source"]), title=str(metadata["title"]),
+        heading_path=tuple(json.loads(metadata["heading_path"])), anchor=str(metadata["anchor"]),
+        language=str(metadata["language"]) or None, index=int(metadata["chunk_index"]),
+        content_hash=str(metadata["content_hash"]), token_count=int(metadata["token_count"]),
+        kind=str(metadata["kind"]), extra=extra,
+    )
+
+
+def _check_name(name: str) -> None:
+    """Collection names: letters, digits, '-' and '_', starting and ending with a letter or digit."""
+    if not NAME.match(name):
+        raise UnknownCollection(
+            f"{name!r} is not a valid collection name: use 1-63 letters, digits, '-' or '_', "
+            "starting and ending with a letter or digit (e.g. parcelio-docs)."
+        )
+
+
+@contextmanager
+def _server_errors(location: str) -> Iterator[None]:
+    """Turn a Chroma server that cannot be reached into BackendUnavailable."""
+    try:
+        yield
+    except PolydeskError:
+        raise
+    except (ConnectionError, OSError, TimeoutError) as exc:
+        raise BackendUnavailable(
+            f"The Chroma store at {location} cannot be reached ({type(exc).__name__}): check that the server "
+            "is running and POLYDESK_CHROMA_URL is right."
+        ) from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith(("httpx", "chromadb.errors")) and "connect" in str(exc).lower():
+            raise BackendUnavailable(
+                f"The Chroma store at {location} cannot be reached: {exc}. Check that the server is running "
+                "and POLYDESK_CHROMA_URL is right."
+            ) from exc
+        raise

@@ -1,0 +1,117 @@
+"""Chunks respect the token budget, keep code fences whole, and carry their heading path."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+from tokenizers import Tokenizer
+
+from core.errors import ConfigError
+from core.ingest.chunk import HARD_CAP_TOKENS, Chunker, split_anchor
+from core.types import Block, ParsedDocument
+
+WORDS = ("token expires refresh request header webhook cursor limit páginas トークン 令牌 رمز токен "
+         "the a to of and retry signature").split()
+
+
+def sentence(rng: random.Random, n: int) -> str:
+    """A sentence of n random words."""
+    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+
+
+def code_fence(lines: int, language: str = "python") -> str:
+    """A fenced code block of `lines` lines."""
+    body = "\n".join(f"response_{i} = client.get('/v1/shipments', params={{'limit': {i}}})" for i in range(lines))
+    return f"```{language}\n{body}\n```"
+
+
+def random_document(seed: int) -> str:
+    """Markdown with nested headings, long paragraphs, lists, and code fences of every size."""
+    rng = random.Random(seed)
+    parts = ["# Parcelio guide { #guide }"]
+    for section in range(4):
+        parts.append(f"## Section {section} {{ #section-{section} }}")
+        for _ in range(rng.randint(1, 4)):
+            parts.append(" ".join(sentence(rng, rng.randint(5, 30)) for _ in range(rng.randint(1, 25))))
+        parts.append("\n".join(f"- {sentence(rng, 6)}" for _ in range(rng.randint(1, 8))))
+        parts.append(code_fence(rng.choice([3, 30, 120])))
+        parts.append(f"### Details {section}")
+        parts.append(sentence(rng, 40))
+    return "\n\n".join(parts) + "\n"
+
+
+@pytest.fixture(scope="module")
+def chunker(embedder_dir) -> Chunker:
+    """A chunker with the embedding checkpoint's tokenizer and a small budget, so every rule is exercised."""
+    return Chunker.from_folder(embedder_dir, max_tokens=128, overlap=16)
+
+
+def fences(text: str) -> list[str]:
+    """The fenced code blocks in a text."""
+    return re.findall(r"```\w*\n.*?\n```", text, flags=re.S)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_budget_fences_and_headings(chunker, seed):
+    markdown = random_document(seed)
+    pieces = chunker.split(ParsedDocument("Parcelio guide", "", (Block(markdown),)))
+    assert pieces
+    for piece in pieces:
+        assert piece.token_count == chunker.count(piece.text)
+        assert piece.token_count <= (HARD_CAP_TOKENS if piece.kind == "code" else chunker.max_tokens), piece.text
+        assert piece.text.startswith(" > ".join(piece.heading_path))
+        assert piece.heading_path[0] == "Parcelio guide"
+        assert piece.text.count("```") % 2 == 0, "a code fence was cut"
+    kept = [f for piece in pieces for f in fences(piece.text)]
+    for fence in fences(markdown):
+        if chunker.count(fence) < HARD_CAP_TOKENS - 32:
+            assert fence in kept, "a fence under the hard cap appears whole in one chunk"
+        else:
+            assert fence not in kept and fence.splitlines()[1] in "".join(kept), "an oversize fence is split"
+
+
+def test_heading_paths_and_anchors(chunker):
+    markdown = "# Título { #auth }\n\nIntro.\n\n## Renovar token\n\nUsa el endpoint.\n\n### Errores { #errors }\n\n401.\n"
+    pieces = chunker.split(ParsedDocument("Título", "", (Block(markdown),)))
+    assert [(p.heading_path, p.anchor) for p in pieces] == [
+        (("Título",), "auth"),
+        (("Título", "Renovar token"), "renovar-token"),
+        (("Título", "Renovar token", "Errores"), "errors"),
+    ]
+    assert pieces[2].text == "Título > Renovar token > Errores\n\n401."
+
+
+def test_text_before_any_heading_uses_the_title(chunker):
+    pieces = chunker.split(ParsedDocument("Changelog", "", (Block("2024-05-01: added webhooks.\n"),)))
+    assert pieces[0].heading_path == ("Changelog",) and pieces[0].text.startswith("Changelog\n\n")
+
+
+def test_code_fence_over_the_hard_cap_is_split(embedder_dir):
+    chunker = Chunker.from_folder(embedder_dir, max_tokens=512)
+    huge = code_fence(400)
+    assert chunker.count(huge) > HARD_CAP_TOKENS
+    pieces = chunker.split(ParsedDocument("Big", "", (Block(f"# Big\n\n{huge}\n"),)))
+    assert len(pieces) > 1 and all(p.token_count <= HARD_CAP_TOKENS for p in pieces)
+
+
+def test_api_operation_is_one_chunk(chunker):
+    text = "## GET /v1/shipments\n\n" + "List shipments with a cursor. " * 30
+    block = Block(text, "api-operation", ("Parcelio API", "shipments"), (("operation_id", "listShipments"),))
+    pieces = chunker.split(ParsedDocument("Parcelio API", "", (block,)))
+    assert len(pieces) == 1 and pieces[0].token_count > chunker.max_tokens
+    assert pieces[0].kind == "api-operation" and pieces[0].extra == (("operation_id", "listShipments"),)
+    assert pieces[0].text.startswith("Parcelio API > shipments\n\n## GET /v1/shipments")
+
+
+def test_split_anchor():
+    assert split_anchor("Tokens de acceso { #access-tokens }") == ("Tokens de acceso", "access-tokens")
+    assert split_anchor("Rate limits & 429") == ("Rate limits & 429", "rate-limits-429")
+    assert split_anchor("認証") == ("認証", "認証")
+
+
+@pytest.mark.parametrize(("tokens", "overlap"), [(8, 0), (4096, 0), (128, 100)])
+def test_invalid_budget(embedder_dir, tokens, overlap):
+    with pytest.raises(ConfigError, match="POLYDESK_CHUNK"):
+        Chunker.from_folder(embedder_dir, max_tokens=tokens, overlap=overlap)
