@@ -1,61 +1,61 @@
-"""Polydesk status page: the configured model backends, whether each can be used, ids and dimensions."""
+"""Polydesk status page: the configured backends, whether each can be used, and the collections in the store."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.embed import Embedder, make_embedder
 from core.errors import PolydeskError
-from core.rerank import Reranker, make_reranker
+from core.ingest.run import IngestReport
+from core.pipeline import SAMPLE_COLLECTION, Pipeline
 from core.settings import Settings, load_settings
 from core.status import backend_statuses
 
 st.set_page_config(page_title="Polydesk", page_icon="🛟", layout="wide")
 
 
-@st.cache_resource(show_spinner="Loading the embedding model…")
-def cached_embedder(settings: Settings) -> Embedder:
-    """One embedder per process and configuration."""
-    return make_embedder(settings)
+@st.cache_resource(show_spinner=False)
+def cached_pipeline(settings: Settings) -> Pipeline:
+    """One pipeline (store, models, indexes) per process and configuration."""
+    return Pipeline(settings)
 
 
-@st.cache_resource(show_spinner="Loading the reranker…")
-def cached_reranker(settings: Settings) -> Reranker:
-    """One reranker per process and configuration."""
-    return make_reranker(settings)
+@st.cache_resource(show_spinner="First start: ingesting the sample documentation…")
+def sample_ingest(settings: Settings) -> IngestReport | None:
+    """Ingest the sample collection once per process when the store is empty."""
+    return cached_pipeline(settings).ingest_sample_if_empty()
+
+
+def load_and_check(pipeline: Pipeline) -> None:
+    """Load both models (once per process) and show what each returns for a sample question."""
+    question = "How do I refresh an expired token?"
+    embedder = pipeline.embedder
+    st.success(f"Embedding: {embedder.model_id} returns {embedder.embed_query(question).shape[0]} dimensions.")
+    reranker = pipeline.reranker
+    ranked = reranker.rerank(
+        question, ["Call POST /v1/token/refresh with your refresh token.", "Pagination uses an opaque cursor."]
+    )
+    scores = ", ".join(f"#{r.index + 1}: {r.score:.3f}" for r in ranked)
+    st.success(f"Reranker: {reranker.model_id} scored two passages: {scores}.")
 
 
 st.title("Polydesk")
-st.caption("Multilingual answers from your API documentation. This page shows the model backends it uses.")
+st.caption("Multilingual answers from your API documentation. This page shows the backends it uses.")
 
 try:
     settings = load_settings()
 except PolydeskError as exc:
     st.error(str(exc))
     st.stop()
-
-
-def load_and_check(settings: Settings) -> None:
-    """Load both models (once per process) and show what each returns for a sample question."""
-    question = "How do I refresh an expired token?"
-    embedder = cached_embedder(settings)
-    st.success(f"Embedding: {embedder.model_id} returns {embedder.embed_query(question).shape[0]} dimensions.")
-    reranker = cached_reranker(settings)
-    ranked = reranker.rerank(
-        question, ["Call POST /v1/token/refresh with your refresh token.", "Pagination uses an opaque cursor."]
-    )
-    scores = ", ".join(f"#{r.index + 1}: {r.score:.3f}" for r in ranked)
-    st.success(f"Reranker: {reranker.model_id} scored two passages: {scores}.")
-    st.session_state["loaded_roles"] = {"embedding", "reranker"}
-
+pipeline = cached_pipeline(settings)
 
 if st.button("Load the models and run a check", type="primary"):
     try:
-        load_and_check(settings)
+        load_and_check(pipeline)
     except PolydeskError as exc:
         st.error(str(exc))
 
-statuses = backend_statuses(settings, frozenset(st.session_state.get("loaded_roles", ())))
+statuses = backend_statuses(settings, pipeline.loaded_models())
+st.subheader("Model backends")
 st.dataframe(
     [
         {"role": s.role, "backend": s.kind, "model": s.model_id, "where": s.location, "ok": "✅" if s.ok else "❌",
@@ -68,3 +68,20 @@ st.dataframe(
 for status in statuses:
     if not status.ok:
         st.warning(f"**{status.role}**: {status.detail}")
+
+st.subheader("Collections")
+try:
+    report = sample_ingest(settings)
+    if report is not None:
+        st.info(f"Ingested the sample documentation into `{SAMPLE_COLLECTION}`: {len(report.files)} files, "
+                f"{report.totals()['added']} chunks.")
+    collections = pipeline.store.collections()
+except PolydeskError as exc:
+    st.warning(f"The collections cannot be shown: {exc}")
+else:
+    st.dataframe(
+        [{"collection": c.name, "chunks": c.chunks, "embedding model": c.embedding_model,
+          "dimension": c.embedding_dim, "description": c.description} for c in collections],
+        hide_index=True,
+        width="stretch",
+    )

@@ -21,9 +21,11 @@ from tests.tiny_qwen3 import QWEN3_0_6B, TINY, Shape, load_tokenizer, real_token
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 RESULTS = Path(__file__).resolve().parent / "results"
-# A mid-sized decoder (~25M non-embedding parameters): cheap enough to embed hundreds of chunks on 2 cores.
+# Smaller decoders than Qwen3-0.6B (~440M non-embedding parameters) that still do real matrix work:
+# ~6M and ~25M non-embedding parameters, cheap enough to embed hundreds of chunks on 2 cores.
+SMALL = Shape(layers=4, hidden=384, heads=6, kv_heads=2, head_dim=64, intermediate=1024)
 MEDIUM = Shape(layers=8, hidden=512, heads=8, kv_heads=4, head_dim=64, intermediate=1536)
-SHAPES: dict[str, Shape] = {"tiny": TINY, "medium": MEDIUM, "0.6b": QWEN3_0_6B}
+SHAPES: dict[str, Shape] = {"tiny": TINY, "small": SMALL, "medium": MEDIUM, "0.6b": QWEN3_0_6B}
 
 SENTENCES = [
     "The API returns 401 when the access token has expired; call the refresh endpoint to get a new one.",

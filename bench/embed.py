@@ -8,7 +8,8 @@ position, L2 normalisation, batches of 32 in input order. Reported: chunks/s of 
 and the largest absolute difference of the vectors.
 
 Run from the repository root (checkpoints are built once into bench/.cache/):
-    .venv/bin/python bench/embed.py                        # medium shape (8 layers, hidden 512), 256 chunks
+    .venv/bin/python bench/embed.py                        # small shape (4 layers, hidden 384), 256 chunks
+    .venv/bin/python bench/embed.py --shape medium         # 8 layers, hidden 512
     .venv/bin/python bench/embed.py --shape 0.6b --chunks 32
 """
 
@@ -58,7 +59,7 @@ class PlainEmbedder:
 def parse_args() -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", choices=sorted(SHAPES), default="medium")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="small")
     parser.add_argument("--chunks", type=int, default=256)
     parser.add_argument("--min-tokens", type=int, default=50)
     parser.add_argument("--max-tokens", type=int, default=512)

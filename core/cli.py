@@ -123,8 +123,9 @@ def _ingest(args: argparse.Namespace) -> int:
     else:
         print(f"{'status':<10} {'added':>5} {'upd':>5} {'rem':>5} {'same':>5}  lang  file")
         for f in report.files:
-            print(f"{f.status:<10} {f.added:>5} {f.updated:>5} {f.removed:>5} {f.unchanged:>5}  {f.language or '-':<4}  "
-                  f"{f.source}{'  — ' + f.reason if f.reason else ''}")
+            counts = f"{f.added:>5} {f.updated:>5} {f.removed:>5} {f.unchanged:>5}"
+            reason = f"  — {f.reason}" if f.reason else ""
+            print(f"{f.status:<10} {counts}  {f.language or '-':<4}  {f.source}{reason}")
         totals = report.totals()
         print(f"\n{len(report.files)} files, {len(report.failed)} failed; chunks: {totals['added']} added, "
               f"{totals['updated']} updated, {totals['removed']} removed, {totals['unchanged']} unchanged")
@@ -180,8 +181,9 @@ def _search(args: argparse.Namespace) -> int:
     print(f"question language: {result.query_language or 'unknown'}")
     for c in result.candidates:
         rerank = f"{c.rerank_score:.3f}" if c.rerank_score is not None else "-"
-        print(f"\n#{c.rerank_rank or c.fused_rank}  rerank {rerank}  fused #{c.fused_rank}  dense #{c.dense_rank or '-'}"
-              f"  lexical #{c.lexical_rank or '-'}  [{c.chunk.language or '?'}]  {c.chunk.source}#{c.chunk.anchor}")
+        ranks = f"fused #{c.fused_rank}  dense #{c.dense_rank or '-'}  lexical #{c.lexical_rank or '-'}"
+        print(f"\n#{c.rerank_rank or c.fused_rank}  rerank {rerank}  {ranks}  [{c.chunk.language or '?'}]  "
+              f"{c.chunk.source}#{c.chunk.anchor}")
         print(f"    {_preview(c.chunk.text, 160)}")
     print("\nms: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings_ms.items()))
     return 0

@@ -49,8 +49,8 @@ _EDGES = regex.compile(r"(?<![\p{L}\p{N}])[*_~(\[{\"'«“]+|[*_~)\]}\"'»”]+(
 # A token with code punctuation inside it, or a dot between two letters (json.loads, example.com).
 _CODE_TOKEN = regex.compile(r"\S*(?:[_=(){}\[\]<>/\\$@]|\p{L}\.\p{L})\S*")
 _LETTER = regex.compile(r"[\p{L}\p{M}]")
-_WIDE = regex.compile(r"[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}]")
-_NON_LATIN = regex.compile(r"[^\p{Latin}\p{Inherited}]")
+_WIDE = regex.compile(r"(?V1)[[\p{L}\p{M}]&&[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}]]")
+_NON_LATIN = regex.compile(r"(?V1)[[\p{L}\p{M}]--[\p{Latin}\p{Inherited}]]")
 _WORD = regex.compile(r"\S+")
 
 
@@ -64,19 +64,16 @@ def prose(text: str) -> str:
 
 def letter_weight(text: str) -> int:
     """Letters in the text, a Han, kana or Hangul character counting as 3 (it carries about a word)."""
-    return sum(_WIDE_WEIGHT if _WIDE.match(ch) else 1 for ch in _LETTER.findall(text))
+    return len(_LETTER.findall(text)) + (_WIDE_WEIGHT - 1) * len(_WIDE.findall(text))
 
 
 def detection_sample(text: str) -> str:
     """What Lingua is shown: the prose, reduced to its non-Latin words when those are a good share of it."""
     sample = prose(text)
-    letters = _LETTER.findall(sample)
-    weights = [(_WIDE_WEIGHT if _WIDE.match(ch) else 1, bool(_NON_LATIN.match(ch))) for ch in letters]
-    total = sum(w for w, _ in weights)
-    non_latin = sum(w for w, other in weights if other)
-    if total and non_latin / total >= NON_LATIN_SHARE and non_latin < total:
-        words = (w for w in _WORD.findall(sample) if any(_NON_LATIN.match(c) for c in _LETTER.findall(w)))
-        sample = " ".join(words)
+    total = letter_weight(sample)
+    non_latin = len(_NON_LATIN.findall(sample)) + (_WIDE_WEIGHT - 1) * len(_WIDE.findall(sample))
+    if total and NON_LATIN_SHARE <= non_latin / total < 1:
+        sample = " ".join(word for word in _WORD.findall(sample) if _NON_LATIN.search(word))
     return " ".join(sample.split())
 
 
@@ -106,6 +103,8 @@ def _lingua_languages(codes: Sequence[str] | str) -> list:
 
     if codes == ALL_LANGUAGES:
         return sorted(Language.all(), key=lambda lang: lang.name)
+    if isinstance(codes, str):
+        raise ValueError(f"give ISO 639-1 codes as a sequence such as ('en', 'de') or {ALL_LANGUAGES!r}, not {codes!r}")
     unknown = [c for c in codes if not hasattr(IsoCode639_1, c.upper())]
     if unknown:
         raise ValueError(f"Lingua cannot detect {', '.join(unknown)}; use ISO 639-1 codes of its 75 languages")

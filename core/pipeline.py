@@ -20,6 +20,8 @@ from core.store import ChromaStore
 from core.types import SearchResult
 
 T = TypeVar("T")
+SAMPLE_FOLDER = Path(__file__).resolve().parents[1] / "data" / "sample"
+SAMPLE_COLLECTION = "parcelio-sample"
 
 
 class Pipeline:
@@ -74,6 +76,17 @@ class Pipeline:
                 "to a folder holding tokenizer.json."
             )
         return Chunker.from_folder(folder, self.settings.chunk_tokens, self.settings.chunk_overlap)
+
+    def loaded_models(self) -> frozenset[str]:
+        """Which models ("embedding", "reranker") this pipeline has already loaded or connected."""
+        return frozenset(role for role, part in (("embedding", "embedder"), ("reranker", "reranker"))
+                         if part in self._parts)
+
+    def ingest_sample_if_empty(self) -> IngestReport | None:
+        """On a first start with an empty store, ingest the sample documentation; None when there was no need."""
+        if self.store.collections() or not SAMPLE_FOLDER.is_dir():
+            return None
+        return self.ingest([SAMPLE_FOLDER], SAMPLE_COLLECTION)
 
     def ingest(self, paths: Iterable[Path], collection: str,
                progress: Callable[[Progress], None] | None = None) -> IngestReport:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 import numpy as np
 
-from core.errors import BackendUnavailable, EmbeddingMismatch, PolydeskError, UnknownCollection
+from core.errors import BackendUnavailable, EmbeddingMismatch, UnknownCollection
 from core.settings import Settings
 from core.types import Chunk
 
@@ -194,13 +195,14 @@ class ChromaStore:
 
     def _open(self, name: str) -> Any:
         """The Chroma collection behind a Polydesk collection name."""
+        from chromadb.errors import NotFoundError
+
         _check_name(name)
         with _server_errors(self.location):
             try:
                 return self._client.get_collection(PREFIX + name, embedding_function=None)
-            except Exception as exc:  # chromadb raises NotFoundError or ValueError depending on the client
-                if "does not exist" not in str(exc) and "not found" not in str(exc).lower():
-                    raise
+            except NotFoundError:
+                pass
         known = ", ".join(info.name for info in self.collections()) or "none yet"
         raise UnknownCollection(
             f"There is no collection named {name!r} (existing: {known}). "
@@ -273,17 +275,15 @@ def _server_errors(location: str) -> Iterator[None]:
     """Turn a Chroma server that cannot be reached into BackendUnavailable."""
     try:
         yield
-    except PolydeskError:
-        raise
-    except (ConnectionError, OSError, TimeoutError) as exc:
+    except (httpx.TransportError, ConnectionError, TimeoutError) as exc:
         raise BackendUnavailable(
             f"The Chroma store at {location} cannot be reached ({type(exc).__name__}): check that the server "
             "is running and POLYDESK_CHROMA_URL is right."
         ) from exc
-    except Exception as exc:
-        if type(exc).__module__.startswith(("httpx", "chromadb.errors")) and "connect" in str(exc).lower():
-            raise BackendUnavailable(
-                f"The Chroma store at {location} cannot be reached: {exc}. Check that the server is running "
-                "and POLYDESK_CHROMA_URL is right."
-            ) from exc
-        raise
+    except ValueError as exc:  # chromadb's client says "Could not connect to a Chroma server" this way
+        if "could not connect" not in str(exc).lower():
+            raise
+        raise BackendUnavailable(
+            f"The Chroma store at {location} cannot be reached: check that the server is running and "
+            "POLYDESK_CHROMA_URL is right."
+        ) from exc

@@ -6,7 +6,6 @@ import random
 import re
 
 import pytest
-from tokenizers import Tokenizer
 
 from core.errors import ConfigError
 from core.ingest.chunk import HARD_CAP_TOKENS, Chunker, split_anchor
@@ -73,7 +72,8 @@ def test_budget_fences_and_headings(chunker, seed):
 
 
 def test_heading_paths_and_anchors(chunker):
-    markdown = "# Título { #auth }\n\nIntro.\n\n## Renovar token\n\nUsa el endpoint.\n\n### Errores { #errors }\n\n401.\n"
+    markdown = ("# Título { #auth }\n\nIntro.\n\n## Renovar token\n\nUsa el endpoint.\n\n"
+                "### Errores { #errors }\n\n401.\n")
     pieces = chunker.split(ParsedDocument("Título", "", (Block(markdown),)))
     assert [(p.heading_path, p.anchor) for p in pieces] == [
         (("Título",), "auth"),

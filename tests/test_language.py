@@ -179,3 +179,5 @@ def test_unknown_languages_are_refused() -> None:
         LanguageDetector(("en", "xx"))
     with pytest.raises(ValueError, match="at least two"):
         LanguageDetector(("en",))
+    with pytest.raises(ValueError, match="sequence"):
+        LanguageDetector("en")

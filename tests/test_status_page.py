@@ -14,7 +14,8 @@ def run_app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=120).run()
 
 
-def test_local_models_load_and_report_their_dimension(monkeypatch, reranker_dir, embedder_dir):
+def test_local_models_load_and_report_their_dimension(monkeypatch, tmp_path, reranker_dir, embedder_dir):
+    monkeypatch.setenv("POLYDESK_CHROMA_PATH", str(tmp_path / "chroma"))
     monkeypatch.setenv("POLYDESK_RERANKER_MODEL", str(reranker_dir))
     monkeypatch.setenv("POLYDESK_EMBEDDING_MODEL", str(embedder_dir))
     monkeypatch.setenv("POLYDESK_DEVICE", "cpu")
@@ -29,6 +30,9 @@ def test_local_models_load_and_report_their_dimension(monkeypatch, reranker_dir,
     successes = " ".join(s.value for s in app.success)
     assert "returns 64 dimensions" in successes and "scored two passages" in successes
     assert list(app.dataframe[0].value["detail"]) == ["loaded", "loaded"]
+    collections = app.dataframe[1].value
+    assert list(collections["collection"]) == ["parcelio-sample"] and collections["chunks"][0] > 100
+    assert "Ingested the sample documentation" in app.info[0].value
 
 
 def test_missing_models_and_servers_are_explained(monkeypatch, tmp_path):
@@ -39,6 +43,7 @@ def test_missing_models_and_servers_are_explained(monkeypatch, tmp_path):
     assert not app.exception
     warnings = " ".join(w.value for w in app.warning)
     assert "hf download Qwen/Qwen3-Embedding-0.6B" in warnings and "not reachable" in warnings
+    assert "The collections cannot be shown" in warnings and "hf download" in warnings
     app.button[0].click().run()
     assert not app.exception and "hf download Qwen/Qwen3-Embedding-0.6B" in app.error[0].value
 
