@@ -132,26 +132,47 @@ def lexical_tokens(text: str, language: str | None) -> list[str]:
     return tokens
 
 
+class TokenCache:
+    """Token ids of chunks already tokenised, by chunk id; chunk ids are content-addressed, so rows never go stale."""
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self._rows: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+
+    def rows(self, ids: Sequence[str], texts: Sequence[str], languages: Sequence[str | None]) -> list[list[int]]:
+        """Token ids of each chunk, tokenising only chunks not seen before and forgetting chunks now gone."""
+        with self._lock:
+            rows = [self._rows.get(chunk_id) or self._tokenise(text, language)
+                    for chunk_id, text, language in zip(ids, texts, languages, strict=True)]
+            self._rows = dict(zip(ids, rows, strict=True))
+            return rows
+
+    def _tokenise(self, text: str, language: str | None) -> list[int]:
+        """One chunk's tokens as ids, growing the vocabulary."""
+        return [self.vocabulary.setdefault(token, len(self.vocabulary)) for token in lexical_tokens(text, language)]
+
+
 class LexicalIndex:
     """BM25 (bm25s, Lucene variant) over chunks, each tokenised in its own language; rebuilt whole on change.
 
+    A TokenCache shared between rebuilds of one collection's index makes a rebuild tokenise only new chunks.
     Searching only reads the index, so one index serves concurrent searches.
     """
 
-    def __init__(self, ids: Sequence[str], texts: Sequence[str], languages: Sequence[str | None]) -> None:
+    def __init__(self, ids: Sequence[str], texts: Sequence[str], languages: Sequence[str | None],
+                 cache: TokenCache | None = None) -> None:
         if not len(ids) == len(texts) == len(languages):
             raise ValueError(f"{len(ids)} ids, {len(texts)} texts and {len(languages)} languages: they must match")
         if len(set(ids)) != len(ids):
             raise ValueError("chunk ids must be unique")
         self.ids: tuple[str, ...] = tuple(ids)
-        # Tokens become ids chunk by chunk, so only one chunk's token strings are alive at a time.
-        vocabulary: dict[str, int] = {}
-        corpus = [[vocabulary.setdefault(token, len(vocabulary)) for token in lexical_tokens(text, language)]
-                  for text, language in zip(texts, languages, strict=True)]
+        cache = cache or TokenCache()
+        corpus = cache.rows(ids, texts, languages)
         self._bm25: bm25s.BM25 | None = None
-        if vocabulary:
+        if any(corpus):
             self._bm25 = bm25s.BM25()
-            self._bm25.index((corpus, vocabulary), show_progress=False)
+            self._bm25.index((corpus, dict(cache.vocabulary)), show_progress=False)
 
     def __len__(self) -> int:
         return len(self.ids)

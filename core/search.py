@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from core.embed import Embedder
 from core.errors import BackendUnavailable
 from core.fusion import reciprocal_rank_fusion
-from core.lexical import LexicalIndex
+from core.lexical import LexicalIndex, TokenCache
 from core.rerank import Reranker
 from core.store import ChromaStore, check_embedder
 from core.timing import timed
@@ -39,7 +39,8 @@ class HybridSearcher:
         self.detect_language = detect_language
         self.default_instruction = default_instruction
         self.depth = depth
-        self._lexical: dict[str, tuple[str, LexicalIndex]] = {}
+        self._lexical: dict[str, tuple[str, tuple[LexicalIndex, dict[str, str | None]]]] = {}
+        self._token_caches: dict[str, TokenCache] = {}
         self._lexical_lock = threading.Lock()
 
     def search(self, question: str, collections: Sequence[str], languages: Sequence[str] | None = None,
@@ -95,7 +96,9 @@ class HybridSearcher:
             cached = self._lexical.get(name)
             if cached is None or cached[0] != revision:
                 chunks = self.store.all_chunks(name)
-                index = LexicalIndex([c.id for c in chunks], [c.text for c in chunks], [c.language for c in chunks])
+                cache = self._token_caches.setdefault(name, TokenCache())
+                index = LexicalIndex([c.id for c in chunks], [c.text for c in chunks], [c.language for c in chunks],
+                                     cache)
                 cached = (revision, (index, {c.id: c.language for c in chunks}))
                 self._lexical[name] = cached
         return cached[1]

@@ -186,3 +186,17 @@ def test_concurrent_searches_agree(index: LexicalIndex) -> None:
     expected = [index.search(q, 5, lang) for q, lang in queries]
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert list(pool.map(lambda args: index.search(args[0], 5, args[1]), queries)) == expected
+
+
+def test_rebuild_with_a_shared_token_cache_matches_a_fresh_index():
+    from core.lexical import LexicalIndex, TokenCache
+
+    cache = TokenCache()
+    first = {"a": "Cancel a shipment with DELETE", "b": "Webhooks are signed", "c": "レート制限 429"}
+    LexicalIndex(list(first), list(first.values()), ["en", "en", "ja"], cache)
+    second = {"a": first["a"], "c": first["c"], "d": "Refund a cancelled shipment label"}
+    cached = LexicalIndex(list(second), list(second.values()), ["en", "ja", "en"], cache)
+    fresh = LexicalIndex(list(second), list(second.values()), ["en", "ja", "en"])
+    for query in ("cancelled shipment", "signed webhooks", "レート制限"):
+        assert cached.search(query, 5, "en") == fresh.search(query, 5, "en")
+    assert cached.search("signed", 5, "en") == []
