@@ -88,3 +88,24 @@ class SearchResult:
     candidates: tuple[Candidate, ...]
     timings_ms: dict[str, float]
     warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A [n] marker of an answer and the passage it points to."""
+
+    marker: int
+    candidate: Candidate
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A finished answer: its text, the passages it cites, markers that point nowhere, and how it was made."""
+
+    text: str
+    language: str | None
+    citations: tuple[Citation, ...]
+    invalid_markers: tuple[int, ...]
+    mode: str  # "generated" | "extractive"
+    model: str
+    warnings: tuple[str, ...] = ()
