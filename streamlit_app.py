@@ -1,87 +1,151 @@
-"""Polydesk status page: the configured backends, whether each can be used, and the collections in the store."""
+"""The Ask page: support agents ask in any language and get answers with cited passages."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
+from core.ask import AnswerRun
 from core.errors import PolydeskError
-from core.ingest.run import IngestReport
-from core.pipeline import SAMPLE_COLLECTION, Pipeline
-from core.settings import Settings, load_settings
+from core.feedback import FeedbackEntry
+from core.generate import language_name, needs_translation, translate
+from core.language import DEFAULT_LANGUAGES
+from core.pipeline import Pipeline, sample_ingest, shared_pipeline
+from core.settings import load_settings
 from core.status import backend_statuses
+from core.types import Answer, Candidate
+
+HISTORY = "ask_history"  # list[Turn] of this browser session
+TRANSLATIONS = "ask_translations"  # {(turn, marker): translated text}
+AUTO = "auto"
+STAGES = [("embed", "embed"), ("dense", "dense"), ("lexical", "lexical"), ("fuse", "fuse"), ("rerank", "rerank"),
+          ("llm_first_token", "LLM first token"), ("total", "total")]
 
 st.set_page_config(page_title="Polydesk", page_icon="🛟", layout="wide")
 
 
-@st.cache_resource(show_spinner=False)
-def cached_pipeline(settings: Settings) -> Pipeline:
-    """One pipeline (store, models, indexes) per process and configuration."""
-    return Pipeline(settings)
+@dataclass(frozen=True)
+class Turn:
+    """One question and its finished answer."""
+
+    question: str
+    collections: tuple[str, ...]
+    answer: Answer
+    timings_ms: dict[str, float]
 
 
-@st.cache_resource(show_spinner="First start: ingesting the sample documentation…")
-def sample_ingest(settings: Settings) -> IngestReport | None:
-    """Ingest the sample collection once per process when the store is empty."""
-    return cached_pipeline(settings).ingest_sample_if_empty()
+def timing_line(timings: dict[str, float]) -> str:
+    """Milliseconds per stage, in pipeline order."""
+    return " · ".join(f"{label} {timings[key]:.0f} ms" for key, label in STAGES if key in timings)
 
 
-def load_and_check(pipeline: Pipeline) -> None:
-    """Load both models (once per process) and show what each returns for a sample question."""
-    question = "How do I refresh an expired token?"
-    embedder = pipeline.embedder
-    st.success(f"Embedding: {embedder.model_id} returns {embedder.embed_query(question).shape[0]} dimensions.")
-    reranker = pipeline.reranker
-    ranked = reranker.rerank(
-        question, ["Call POST /v1/token/refresh with your refresh token.", "Pagination uses an opaque cursor."]
-    )
-    scores = ", ".join(f"#{r.index + 1}: {r.score:.3f}" for r in ranked)
-    st.success(f"Reranker: {reranker.model_id} scored two passages: {scores}.")
+def show_passage(pipeline: Pipeline, index: int, marker: int, candidate: Candidate, language: str | None) -> None:
+    """A cited passage: its text, source, language and ranks, with a translation on demand."""
+    chunk = candidate.chunk
+    reranked = candidate.rerank_score is not None
+    rerank = f"rerank #{candidate.rerank_rank} ({candidate.rerank_score:.3f})" if reranked else "not reranked"
+    section = " › ".join(chunk.heading_path[1:]) or chunk.title
+    with st.expander(f"[{marker}] {chunk.source} › {section}"):
+        st.caption(f"{language_name(chunk.language)} · {candidate.collection} · "
+                   f"rank before reranking #{candidate.fused_rank} → {rerank}")
+        st.markdown(chunk.text)
+        if needs_translation(candidate, language):
+            key = (index, marker)
+            translations = st.session_state.setdefault(TRANSLATIONS, {})
+            label = f"Translate into {language_name(language)}"
+            if key not in translations and st.button(label, key=f"translate-{index}-{marker}"):
+                try:
+                    translations[key] = translate(pipeline.generator, chunk.text, language)
+                except (PolydeskError, AttributeError) as exc:
+                    st.warning(f"Translation is not available: {exc}")
+            if key in translations:
+                st.info(translations[key])
 
 
-st.title("Polydesk")
-st.caption("Multilingual answers from your API documentation. This page shows the backends it uses.")
+def show_turn(pipeline: Pipeline, index: int, turn: Turn) -> None:
+    """A finished answer with its warnings, sources, timings and a feedback form."""
+    answer = turn.answer
+    if answer.mode == "extractive":
+        st.caption("No generated answer: the most relevant passages, with their best sentences in bold.")
+    st.markdown(answer.text)
+    for warning in answer.warnings:
+        st.warning(warning)
+    for citation in answer.citations:
+        show_passage(pipeline, index, citation.marker, citation.candidate, answer.language)
+    st.caption(timing_line(turn.timings_ms))
+    with st.form(key=f"feedback-{index}", clear_on_submit=True, border=False):
+        rating = st.radio("Was this answer helpful?", ["👍", "👎"], horizontal=True, index=None, key=f"rating-{index}")
+        comment = st.text_input("Comment (optional)", key=f"comment-{index}")
+        if st.form_submit_button("Send feedback"):
+            save_feedback(pipeline, turn, rating, comment)
+
+
+def save_feedback(pipeline: Pipeline, turn: Turn, rating: str | None, comment: str) -> None:
+    """Store the rating with the question, answer, citations, model ids and timings."""
+    if rating is None:
+        st.warning("Choose 👍 or 👎 first.")
+        return
+    try:
+        entry = FeedbackEntry.from_answer(turn.question, turn.answer, turn.collections, pipeline.model_ids(),
+                                          turn.timings_ms, 1 if rating == "👍" else -1, comment)
+        pipeline.feedback.record(entry)
+    except (PolydeskError, ValueError) as exc:
+        st.error(f"Feedback was not saved: {exc}")
+    else:
+        st.success("Thank you, feedback saved.")
+
+
+def sidebar(pipeline: Pipeline) -> tuple[list[str], str | None]:
+    """Collections and answer language selectors, and the backends' status."""
+    with st.sidebar:
+        names = [c.name for c in pipeline.store.collections()]
+        chosen = st.multiselect("Collections", names, default=names)
+        codes = [AUTO, *DEFAULT_LANGUAGES]
+        language = st.selectbox("Answer language", codes,
+                                format_func=lambda c: "The question's language" if c == AUTO else language_name(c))
+        st.divider()
+        for status in backend_statuses(pipeline.settings, pipeline.loaded_models()):
+            st.caption(f"{'🟢' if status.ok else '🔴'} **{status.role}** {status.model_id} — {status.detail}")
+    return chosen, None if language == AUTO else language
+
+
+def ask(pipeline: Pipeline, question: str, collections: list[str], language: str | None) -> None:
+    """Answer a new question, streaming it, and keep it in the history."""
+    with st.chat_message("user"):
+        st.markdown(question)
+    with st.chat_message("assistant"):
+        with st.spinner("Searching…"):
+            run: AnswerRun = pipeline.ask(question, collections, language)
+        st.write_stream(run.stream())
+        answer = run.answer()
+    st.session_state[HISTORY].append(Turn(question, tuple(collections), answer, run.timings_ms))
+    st.rerun()
+
 
 try:
     settings = load_settings()
+    pipeline = shared_pipeline(settings)
+    with st.spinner("First start: ingesting the sample documentation…"):
+        sample_ingest(settings)
+    collections, language = sidebar(pipeline)
 except PolydeskError as exc:
-    st.error(str(exc))
+    st.error(f"Polydesk cannot start: {exc}")
     st.stop()
-pipeline = cached_pipeline(settings)
 
-if st.button("Load the models and run a check", type="primary"):
+st.title("Ask")
+history: list[Turn] = st.session_state.setdefault(HISTORY, [])
+if not collections:
+    st.info("Choose at least one collection in the sidebar (an admin adds them with `polydesk ingest`).")
+for index, turn in enumerate(history):
+    with st.chat_message("user"):
+        st.markdown(turn.question)
+    with st.chat_message("assistant"):
+        show_turn(pipeline, index, turn)
+
+question = st.chat_input("Ask about the documentation, in any language")
+if question and collections:
     try:
-        load_and_check(pipeline)
+        ask(pipeline, question, collections, language)
     except PolydeskError as exc:
         st.error(str(exc))
-
-statuses = backend_statuses(settings, pipeline.loaded_models())
-st.subheader("Model backends")
-st.dataframe(
-    [
-        {"role": s.role, "backend": s.kind, "model": s.model_id, "where": s.location, "ok": "✅" if s.ok else "❌",
-         "dimension": s.dimension, "detail": s.detail}
-        for s in statuses
-    ],
-    hide_index=True,
-    width="stretch",
-)
-for status in statuses:
-    if not status.ok:
-        st.warning(f"**{status.role}**: {status.detail}")
-
-st.subheader("Collections")
-try:
-    report = sample_ingest(settings)
-    if report is not None:
-        st.info(f"Ingested the sample documentation into `{SAMPLE_COLLECTION}`: {len(report.files)} files, "
-                f"{report.totals()['added']} chunks.")
-    collections = pipeline.store.collections()
-except PolydeskError as exc:
-    st.warning(f"The collections cannot be shown: {exc}")
-else:
-    st.dataframe(
-        [{"collection": c.name, "chunks": c.chunks, "embedding model": c.embedding_model,
-          "dimension": c.embedding_dim, "description": c.description} for c in collections],
-        hide_index=True,
-        width="stretch",
-    )

@@ -59,7 +59,7 @@ def tokenizer_source() -> tuple[Path | None, str]:
 
 
 def cached_checkpoint(kind: str, shape_name: str, build: Callable[..., Path]) -> tuple[Path, str]:
-    """Build a random checkpoint of `shape_name` once into bench/.cache and reuse it; returns (folder, tokenizer label)."""
+    """Build a random checkpoint once into bench/.cache and reuse it; returns (folder, tokenizer label)."""
     source, label = tokenizer_source()
     folder = CACHE / f"{kind}-{shape_name}-{label}-tokenizer"
     marker = folder / ".complete"
@@ -74,7 +74,7 @@ def cached_checkpoint(kind: str, shape_name: str, build: Callable[..., Path]) ->
 
 
 def spread_lengths(n: int, low: int, high: int, seed: int) -> list[int]:
-    """`n` token lengths spread evenly over [low, high] (both ends included), jittered and shuffled deterministically."""
+    """`n` token lengths spread evenly over [low, high] (both ends included), jittered, shuffled deterministically."""
     rng = random.Random(seed)
     step = (high - low) / max(n - 1, 1)
     lengths = [min(high, max(low, round(low + i * step + rng.uniform(-step / 3, step / 3)))) for i in range(n)]

@@ -26,8 +26,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
-    RESULTS, SHAPES, cached_checkpoint, length_stats, machine_info, spread_lengths, texts_of_lengths, timed,
-    token_lengths, write_json,
+    RESULTS,
+    SHAPES,
+    cached_checkpoint,
+    length_stats,
+    machine_info,
+    spread_lengths,
+    texts_of_lengths,
+    timed,
+    token_lengths,
+    write_json,
 )
 from tests.tiny_qwen3 import build_embedder  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Reranker throughput and fidelity: QwenLocalReranker against the Qwen3-Reranker model-card code.
+r"""Reranker throughput and fidelity: QwenLocalReranker against the Qwen3-Reranker model-card code.
 
 Both score the same (query, passage) pairs on the same randomly initialised Qwen3 checkpoint in float32 on CPU,
 in the same process, after one warm-up call each (2 passages, a different query). Reported: pairs/s of both, the
@@ -11,7 +11,8 @@ ONE batch, `model(**inputs).logits[:, -1, :]`, log_softmax over [no, yes], exp o
 Run from the repository root (the 0.6B checkpoint, ~3 GB, is built once into bench/.cache/):
     .venv/bin/python bench/rerank.py                          # 0.6B shape, 20 passages of 80-512 tokens
     .venv/bin/python bench/rerank.py --shape tiny --passages 8
-    .venv/bin/python bench/rerank.py --no-reference --passages 8 --batch-sizes 1,2,4,8 --out bench/results/rerank-sweep.json
+    .venv/bin/python bench/rerank.py --no-reference --passages 12 --batch-sizes 1,2,4,8 \
+        --out bench/results/rerank-sweep.json
 """
 
 from __future__ import annotations
@@ -27,8 +28,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
-    QUERIES, RESULTS, cached_checkpoint, length_stats, machine_info, spread_lengths, texts_of_lengths, timed,
-    token_lengths, write_json,
+    QUERIES,
+    RESULTS,
+    cached_checkpoint,
+    length_stats,
+    machine_info,
+    spread_lengths,
+    texts_of_lengths,
+    timed,
+    token_lengths,
+    write_json,
 )
 from core.rerank.prompt import PREFIX, SUFFIX, body  # noqa: E402
 from tests.tiny_qwen3 import build_reranker  # noqa: E402
@@ -145,8 +154,8 @@ def main() -> None:
 def compare(ours_s: float, ref_s: float, ours_scores: list[float], ref_scores: list[float]) -> dict[str, Any]:
     """Ratio, score differences and the target verdict; prints a summary line."""
     ratio = ref_s / ours_s
-    diff = max(abs(a - b) for a, b in zip(ours_scores, ref_scores))
-    logit_diff = max(abs(log_odds(a) - log_odds(b)) for a, b in zip(ours_scores, ref_scores))
+    diff = max(abs(a - b) for a, b in zip(ours_scores, ref_scores, strict=True))
+    logit_diff = max(abs(log_odds(a) - log_odds(b)) for a, b in zip(ours_scores, ref_scores, strict=True))
     met = ratio >= TARGET["min_ratio"] and diff <= TARGET["max_abs_diff"]
     saturated = all(p < 1e-3 or p > 1 - 1e-3 for p in ref_scores)
     print(f"ratio ours/reference (pairs/s): {ratio:.2f}x   max |P(yes) diff|: {diff:.2e}   "
@@ -167,7 +176,7 @@ def sweep(ours: Any, query: str, passages: list[str], sizes: list[int], repeats:
     for size in sizes:
         ours.batch_size = size
         seconds, cpu, scores = timed(lambda: ours.scores(query, passages), repeats)
-        diff = max(abs(log_odds(a) - log_odds(b)) for a, b in zip(scores, baseline))
+        diff = max(abs(log_odds(a) - log_odds(b)) for a, b in zip(scores, baseline, strict=True))
         rows.append({"batch_size": size, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
                      "pairs_per_s": round(len(passages) / seconds, 4), "max_abs_log_odds_diff_vs_main_run": diff})
         print(f"ours      batch {size:2d}: {seconds:7.2f} s  {len(passages) / seconds:6.3f} pairs/s  (CPU {cpu:.1f} s, "

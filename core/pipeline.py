@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
+from core.ask import AnswerRun
 from core.embed import Embedder, make_embedder
 from core.errors import ConfigError, ModelNotAvailable
+from core.feedback import FeedbackStore
+from core.generate import Generator, make_generator
 from core.ingest.chunk import Chunker
 from core.ingest.run import Ingester, IngestReport, Progress
 from core.language import ALL_LANGUAGES, DEFAULT_LANGUAGES, LanguageDetector, language_detector
@@ -104,10 +108,42 @@ class Pipeline:
             SearchDepth(self.settings.dense_k, self.settings.lexical_k, self.settings.rerank_k),
         ))
 
+    @property
+    def feedback(self) -> FeedbackStore:
+        """Where answer feedback is kept (POLYDESK_DATABASE_URL)."""
+        return self._part("feedback", lambda: FeedbackStore(self.settings.database_url))
+
+    def model_ids(self) -> dict[str, str]:
+        """The configured model ids by role, as recorded with feedback."""
+        llm = "off" if self.settings.llm == "off" else self.settings.llm_model
+        return {"embedding": self.settings.embedding_model, "reranker": self.settings.reranker_model, "llm": llm}
+
+    @property
+    def generator(self) -> Generator | None:
+        """The configured LLM (None when POLYDESK_LLM=off)."""
+        return self._part("generator", lambda: make_generator(self.settings))
+
+    def ask(self, question: str, collections: Sequence[str], language: str | None = None) -> AnswerRun:
+        """Search, then an answer to stream from the top passages (in `language`, else the question's)."""
+        result = self.search(question, collections)
+        return AnswerRun(question, result, language, lambda: self.generator, self.settings.top_n)
+
     def search(self, question: str, collections: Sequence[str], languages: Sequence[str] | None = None,
                top_n: int | None = None) -> SearchResult:
         """Hybrid search with reranking."""
         return self.searcher.search(question, collections, languages, top_n or self.settings.top_n)
+
+
+@lru_cache(maxsize=4)
+def shared_pipeline(settings: Settings) -> Pipeline:
+    """The process-wide pipeline for a configuration: models, clients and indexes are built once per process."""
+    return Pipeline(settings)
+
+
+@lru_cache(maxsize=4)
+def sample_ingest(settings: Settings) -> IngestReport | None:
+    """Ingest the sample documentation once per process when the store is empty (see Pipeline)."""
+    return shared_pipeline(settings).ingest_sample_if_empty()
 
 
 def language_set(setting: str) -> tuple[str, ...] | str:

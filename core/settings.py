@@ -39,9 +39,14 @@ class Settings(BaseSettings):
     reranker_max_length: int = Field(default=8192, ge=128)
     reranker_batch_size: int = Field(default=4, ge=1)
 
+    llm: Literal["auto", "off"] = "auto"  # off: extractive answers, no language model
     llm_url: str | None = None
-    llm_model: str = "Qwen/Qwen3-8B"
+    llm_model: str = "Qwen/Qwen3-0.6B"  # the served model's name with llm_url, else the in-process checkpoint
     llm_api_key: SecretStr | None = None
+    llm_thinking: Literal["auto", "on", "off"] = "auto"  # auto: switch thinking off for Qwen3 hybrid models
+    llm_max_tokens: int = Field(default=512, ge=1, le=32768)
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)  # 0: greedy
+    llm_total_timeout: float = Field(default=120.0, gt=0)  # whole answer; http_timeout bounds the first token
 
     chroma_path: Path = Path("data/chroma")
     chroma_url: str | None = None
@@ -56,6 +61,8 @@ class Settings(BaseSettings):
     lexical_k: int = Field(default=50, ge=1, le=1000)
     rerank_k: int = Field(default=30, ge=1, le=500)
     top_n: int = Field(default=3, ge=1, le=100)
+
+    database_url: str = "sqlite:///data/polydesk.db"
 
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     http_timeout: float = Field(default=30.0, gt=0)

@@ -86,3 +86,27 @@ def sample_pipeline(tmp_path_factory: pytest.TempPathFactory, reranker_dir: Path
     report = pipeline.ingest([SAMPLE], "parcelio")
     assert not report.failed, report.failed
     return pipeline
+
+
+@pytest.fixture(scope="session")
+def chat_model_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer_kind: str) -> Path:
+    """A tiny random Qwen3ForCausalLM with Qwen3's hybrid-thinking chat template, like Qwen/Qwen3-0.6B."""
+    from tests.tiny_qwen3 import build_chat_model
+
+    return build_chat_model(tmp_path_factory.mktemp("chat"), load_tokenizer(TOKENIZER_DIR))
+
+
+@pytest.fixture
+def make_candidate():
+    """A factory of reranked candidates: make_candidate(text, language="en", source=..., heading_path=...)."""
+    from core.types import Candidate, Chunk
+
+    def make(text: str, language: str | None = "en", *, source: str = "guide.md",
+             heading_path: tuple[str, ...] = ("Guide",), score: float = 0.9, rank: int = 1) -> Candidate:
+        chunk = Chunk(id=f"{source}#{rank}", text=text, source=source, title=source, heading_path=heading_path,
+                      anchor="", language=language, index=rank - 1, content_hash=str(hash(text)),
+                      token_count=len(text.split()), kind="prose")
+        return Candidate(chunk=chunk, collection="test", fused_score=score, fused_rank=rank, rerank_score=score,
+                         rerank_rank=rank)
+
+    return make

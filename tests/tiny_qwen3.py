@@ -165,3 +165,49 @@ def _write(path: Path, content: object) -> None:
     """Write JSON, creating the parent folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(content, indent=2))
+
+
+# --- A tiny Qwen3 chat model (hybrid thinking) for core.generate ---
+
+# The generation prompt of Qwen3's hybrid-thinking chat template (Qwen3-0.6B ... Qwen3-32B): the model opens its
+# own <think> block unless enable_thinking=False, when the template closes an empty one. The shared tokenizer
+# carries the Thinking-2507 template, which always opens <think> itself; the rest of the two templates is the same.
+QWEN3_HYBRID_GENERATION_PROMPT = (
+    "{%- if add_generation_prompt %}\n"
+    "    {{- '<|im_start|>assistant\\n' }}\n"
+    "    {%- if enable_thinking is defined and enable_thinking is false %}\n"
+    "        {{- '<think>\\n\\n</think>\\n\\n' }}\n"
+    "    {%- endif %}\n"
+    "{%- endif %}"
+)
+_CHATML_MESSAGES = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
+    "{%- endfor %}\n"
+)
+
+
+def qwen3_hybrid_chat_template(tokenizer) -> str:
+    """Qwen3's hybrid-thinking chat template, from the tokenizer's Qwen3 template (or plain ChatML without one)."""
+    template = tokenizer.chat_template if isinstance(getattr(tokenizer, "chat_template", None), str) else ""
+    start = template.rfind("{%- if add_generation_prompt %}")
+    body = template[:start] if start > 0 else _CHATML_MESSAGES
+    return body + QWEN3_HYBRID_GENERATION_PROMPT
+
+
+def build_chat_model(folder: Path, tokenizer, shape: Shape = TINY, seed: int = 0) -> Path:
+    """Save a random Qwen3ForCausalLM with its tokenizer and Qwen3's hybrid chat template, as in the Qwen3 repos."""
+    import torch
+    from transformers import GenerationConfig, Qwen3ForCausalLM
+
+    torch.manual_seed(seed)
+    model = Qwen3ForCausalLM(_config(shape, _vocab_size(tokenizer), "Qwen3ForCausalLM", tokenizer))
+    # Like Qwen3's own generation_config.json: sampling by default, so greedy decoding must be asked for.
+    model.generation_config = GenerationConfig(
+        do_sample=True, temperature=0.6, top_p=0.95, top_k=20, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=[tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")],
+    )
+    model.save_pretrained(folder)
+    tokenizer.chat_template = qwen3_hybrid_chat_template(tokenizer)
+    tokenizer.save_pretrained(folder)
+    return folder
