@@ -63,6 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--top-n", type=int, default=5, help="how many passages to show (default 5)")
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(run=_search)
+
+    ask = commands.add_parser("ask", help="answer a question with citations")
+    ask.add_argument("question")
+    ask.add_argument("--collection", action="append", required=True, dest="collections",
+                     help="a collection to search (repeat for several)")
+    ask.add_argument("--language", help="answer in this language (ISO 639-1), default the question's")
+    ask.add_argument("--json", action="store_true", help="print JSON")
+    ask.set_defaults(run=_ask)
     return parser
 
 
@@ -186,6 +194,37 @@ def _search(args: argparse.Namespace) -> int:
               f"{c.chunk.source}#{c.chunk.anchor}")
         print(f"    {_preview(c.chunk.text, 160)}")
     print("\nms: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings_ms.items()))
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    """Stream the answer, then its sources and timings."""
+    from core.pipeline import Pipeline
+
+    run = Pipeline(load_settings()).ask(args.question, args.collections, args.language)
+    if args.json:
+        answer = run.answer()
+        citations = [{"marker": c.marker, "collection": c.candidate.collection, "source": c.candidate.chunk.source,
+                      "anchor": c.candidate.chunk.anchor, "section": list(c.candidate.chunk.heading_path),
+                      "language": c.candidate.chunk.language, "rerank_score": c.candidate.rerank_score,
+                      "text": c.candidate.chunk.text} for c in answer.citations]
+        print(json.dumps({"question": args.question, "answer": answer.text, "language": answer.language,
+                          "mode": answer.mode, "model": answer.model, "citations": citations,
+                          "invalid_markers": list(answer.invalid_markers), "warnings": list(answer.warnings),
+                          "timings_ms": {k: round(v, 2) for k, v in run.timings_ms.items()}},
+                         ensure_ascii=False, indent=2))
+        return 0
+    for piece in run.stream():
+        print(piece, end="", flush=True)
+    answer = run.answer()
+    print("\n")
+    for warning in answer.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for citation in answer.citations:
+        chunk = citation.candidate.chunk
+        print(f"[{citation.marker}] {chunk.source}#{chunk.anchor}  ({chunk.language or '?'})  "
+              f"{' > '.join(chunk.heading_path)}")
+    print("\nms: " + ", ".join(f"{k} {v:.1f}" for k, v in run.timings_ms.items()))
     return 0
 
 

@@ -22,10 +22,11 @@ def bold(markdown: str) -> list[str]:
 
 
 def test_the_sentence_sharing_most_tokens_is_bold_and_the_answer_labelled(make_candidate):
-    text = extractive_answer("What happens when a token expires?", [make_candidate(AUTH, heading_path=("Auth", "Tokens"))],
-                             "en")
+    passage = make_candidate(AUTH, heading_path=("Auth", "Tokens"))
+    text = extractive_answer("What happens when a token expires?", [passage], "en")
     assert text.startswith(NO_ANSWER_LABEL) and "No generated answer" in text
-    assert bold(text.removeprefix(NO_ANSWER_LABEL)) == ["[1] Auth &gt; Tokens", "Expired tokens are rejected with HTTP 401."]
+    expected = ["[1] Auth &gt; Tokens", "Expired tokens are rejected with HTTP 401."]
+    assert bold(text.removeprefix(NO_ANSWER_LABEL)) == expected
     assert "```python\n> client.refresh()  # tokens expired\n> ```" in text  # code is quoted untouched
     assert "> Auth > Tokens" not in text  # the heading-path line is the title, not quoted again
 
@@ -58,7 +59,8 @@ def test_stemming_follows_each_text_language(make_candidate):
 
 
 def test_no_candidates_and_the_answer_record(make_candidate):
-    assert extractive_answer("q", [], "en") == f"{NO_ANSWER_LABEL}\n\nNo passage of the documentation matches the question."
+    nothing = extractive_answer("q", [], "en")
+    assert nothing == f"{NO_ANSWER_LABEL}\n\nNo passage of the documentation matches the question."
     answer = extractive_result("Expired token?", "en", [make_candidate(AUTH)], ["The LLM is unreachable."])
     assert answer.mode == "extractive" and answer.warnings == ("The LLM is unreachable.",)
     assert [c.marker for c in answer.citations] == [1] and NO_ANSWER_LABEL in answer.text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -40,35 +42,43 @@ def reference_text(folder: Path, messages: list[dict[str, str]]) -> str:
     return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
-def test_the_chat_template_takes_the_thinking_switch(local_chat, chat_model_dir, messages):
+def test_the_chat_template_takes_the_thinking_switch(local_chat, messages):
     assert local_chat.prompt_text(messages).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
-    thinking = LocalChatGenerator(chat_model_dir, "tiny", thinking="on")
+    thinking = copy.copy(local_chat)
+    thinking.thinking = "on"
     assert thinking.prompt_text(messages).endswith("<|im_start|>assistant\n")
     assert "Tokens expire after one hour." in thinking.prompt_text(messages)
 
 
-def test_streams_token_by_token_into_the_full_decoded_text(local_chat, chat_model_dir, messages):
+def test_streams_token_by_token_into_the_full_decoded_text(local_chat, chat_model_dir, messages, tokenizer_kind):
     pieces = list(local_chat.stream(messages))
-    assert len(pieces) >= 3 and all(pieces)
+    # The streamer holds back half characters; the small trained stand-in tokenizer makes many of those.
+    assert len(pieces) >= (3 if tokenizer_kind == "qwen3-tokenizer" else 2) and all(pieces)
     assert "".join(pieces) == reference_text(chat_model_dir, messages)
     assert list(local_chat.stream(messages)) == pieces  # greedy: the same answer again
 
 
-def test_one_generation_at_a_time_and_closing_a_stream_frees_the_model(local_chat, messages):
-    first = local_chat.stream(messages)
+def test_one_generation_at_a_time_and_closing_a_stream_stops_it(local_chat, messages):
+    endless = copy.copy(local_chat)  # the same model and lock, but an answer that would take minutes
+    endless.generation_config = copy.deepcopy(local_chat.generation_config)
+    endless.generation_config.max_new_tokens = 50_000
+    first = endless.stream(messages)
     next(first)  # the first stream now holds the model
     second: list[str] = []
     worker = threading.Thread(target=lambda: second.extend(local_chat.stream(messages)))
     worker.start()
     worker.join(timeout=1.0)
     assert worker.is_alive() and not second  # waits for the first stream
+    started = time.monotonic()
     first.close()  # a reader that stops early stops the generation and releases the model
+    assert time.monotonic() - started < 10
     worker.join(timeout=30)
     assert not worker.is_alive() and second
 
 
-def test_no_first_token_in_time_is_backend_unavailable(chat_model_dir, messages):
-    slow = LocalChatGenerator(chat_model_dir, "tiny", max_new_tokens=4, first_token_timeout=1e-6)
+def test_no_first_token_in_time_is_backend_unavailable(local_chat, messages):
+    slow = copy.copy(local_chat)
+    slow.first_token_timeout = 1e-6
     with pytest.raises(BackendUnavailable, match="produced no token for 1e-06 s"):
         list(slow.stream(messages))
 

@@ -36,9 +36,10 @@ def test_passage_header_carries_source_section_language_escaped(make_candidate):
     assert '<passage n="1" source="docs/a &quot;b&quot;.md" section="Auth &gt; Tokens" language="de">' in user
 
 
-@pytest.mark.parametrize(("code", "name"), [("ja", "Japanese"), ("de", "German"), ("zh", "Chinese"),
-                                            ("fa", "Persian"), ("nb", "Norwegian Bokmål"), ("pt-BR", "Portuguese (pt-BR)"),
-                                            ("xx", "xx"), (None, "")])
+@pytest.mark.parametrize(("code", "name"), [
+    ("ja", "Japanese"), ("de", "German"), ("zh", "Chinese"), ("fa", "Persian"), ("nb", "Norwegian Bokmål"),
+    ("pt-BR", "Portuguese (pt-BR)"), ("xx", "xx"), (None, ""),
+])
 def test_language_name(code, name):
     assert language_name(code) == name
 

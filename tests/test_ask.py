@@ -1,0 +1,113 @@
+"""The Ask page and `polydesk ask`: streamed answers with citations, feedback, and every degradation path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.feedback import FeedbackStore
+from tests.fake_servers import ChatReply, refused_url, serve_chat, sse_events
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+QUESTION = "How long is an access token valid?"
+
+
+@pytest.fixture
+def app_env(monkeypatch, tmp_path, sample_pipeline, reranker_dir, embedder_dir):
+    """The app on the tiny models and the already ingested sample store; returns the feedback database URL."""
+    url = f"sqlite:///{tmp_path}/feedback.db"
+    for name, value in {"POLYDESK_EMBEDDING_MODEL": str(embedder_dir), "POLYDESK_RERANKER_MODEL": str(reranker_dir),
+                        "POLYDESK_CHROMA_PATH": str(sample_pipeline.settings.chroma_path),
+                        "POLYDESK_DATABASE_URL": url, "POLYDESK_DEVICE": "cpu"}.items():
+        monkeypatch.setenv(name, value)
+    return url
+
+
+def ask(question: str = QUESTION) -> AppTest:
+    """Open the Ask page and submit a question."""
+    app = AppTest.from_file(APP, default_timeout=300).run()
+    assert not app.exception, app.exception
+    app.chat_input[0].set_value(question).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_streamed_answer_with_citations_and_feedback(app_env, monkeypatch):
+    with serve_chat(lambda _r: ChatReply(events=sse_events(["Access tokens ", "last one hour [1].", " See [7]."]))) \
+            as (url, seen):
+        monkeypatch.setenv("POLYDESK_LLM_URL", url)
+        monkeypatch.setenv("POLYDESK_LLM_MODEL", "Qwen/Qwen3-8B")
+        app = ask()
+    assert "Access tokens last one hour [1]. See [7]." in [m.value for m in app.markdown]
+    request = seen[0]
+    assert request["stream"] is True and request["model"] == "Qwen/Qwen3-8B"
+    assert QUESTION in request["messages"][-1]["content"]
+    assert len(app.expander) == 1 and app.expander[0].label.startswith("[1] ")
+    assert any("[7]" in w.value for w in app.warning), "a marker that points nowhere is flagged"
+    timings = app.caption[-1].value if "total" in app.caption[-1].value else " ".join(c.value for c in app.caption)
+    assert "LLM first token" in timings and "rerank" in timings
+    app.radio[0].set_value("👎")
+    app.text_input[0].set_value("Too short")
+    app.button[-1].click().run()
+    assert [s.value for s in app.success] == ["Thank you, feedback saved."]
+    stored = FeedbackStore(app_env).recent()
+    assert len(stored) == 1 and stored[0].rating == -1 and stored[0].comment == "Too short"
+    assert stored[0].question == QUESTION and stored[0].llm_model == "Qwen/Qwen3-8B"
+    assert [c.marker for c in stored[0].citations] == [1] and "rerank" in stored[0].timings_ms
+
+
+def test_unreachable_llm_gives_the_extractive_answer(app_env, monkeypatch):
+    monkeypatch.setenv("POLYDESK_LLM_URL", refused_url())
+    monkeypatch.setenv("POLYDESK_HTTP_RETRIES", "0")
+    app = ask()
+    assert any("No generated answer" in c.value for c in app.caption)
+    assert any("The language model failed" in w.value for w in app.warning)
+    assert len(app.expander) == 3
+
+
+def test_llm_off_is_extractive_without_a_warning(app_env, monkeypatch):
+    monkeypatch.setenv("POLYDESK_LLM", "off")
+    app = ask()
+    assert any("No generated answer" in c.value for c in app.caption) and not app.warning
+
+
+def test_unreachable_reranker_keeps_the_fused_order(app_env, monkeypatch):
+    monkeypatch.setenv("POLYDESK_LLM", "off")
+    monkeypatch.setenv("POLYDESK_RERANKER_URL", refused_url())
+    monkeypatch.setenv("POLYDESK_HTTP_RETRIES", "0")
+    app = ask()
+    assert any("Reranking skipped, results in fused order" in w.value for w in app.warning)
+    assert all("not reranked" in e.children[0].value for e in app.expander if e.children)
+
+
+def test_unreachable_embedding_server_gives_lexical_results(app_env, monkeypatch, embedder_dir):
+    monkeypatch.setenv("POLYDESK_LLM", "off")
+    monkeypatch.setenv("POLYDESK_EMBEDDING_URL", refused_url())
+    monkeypatch.setenv("POLYDESK_EMBEDDING_DIM", "64")
+    monkeypatch.setenv("POLYDESK_HTTP_RETRIES", "0")
+    app = ask("ERR_TOKEN_EXPIRED")
+    assert any("Dense retrieval skipped, lexical results only" in w.value for w in app.warning)
+    assert len(app.expander) == 3
+
+
+def test_unreachable_chroma_is_a_clear_error(app_env, monkeypatch):
+    monkeypatch.setenv("POLYDESK_CHROMA_URL", refused_url())
+    app = AppTest.from_file(APP, default_timeout=120).run()
+    assert not app.exception
+    assert "The Chroma store at" in app.error[0].value and "POLYDESK_CHROMA_URL" in app.error[0].value
+
+
+def test_ask_cli_json(sample_pipeline, reranker_dir, embedder_dir):
+    env = {"POLYDESK_EMBEDDING_MODEL": str(embedder_dir), "POLYDESK_RERANKER_MODEL": str(reranker_dir),
+           "POLYDESK_CHROMA_PATH": str(sample_pipeline.settings.chroma_path), "POLYDESK_LLM": "off"}
+    done = subprocess.run([str(Path(sys.executable).with_name("polydesk")), "ask", "¿Cuánto dura un token?",
+                           "--collection", "parcelio", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["mode"] == "extractive" and [c["marker"] for c in answer["citations"]] == [1, 2, 3]
+    assert answer["language"] == "es" and {"rerank", "total", "llm"} <= set(answer["timings_ms"])
