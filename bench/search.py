@@ -252,77 +252,85 @@ def dense_latency(args: argparse.Namespace) -> dict[str, Any]:
     warmup, queries = queries[:10], queries[10:]
     languages = [code for code in args.filter_languages.split(",") if code]
     quick = {**HNSW, "ef_construction": args.quick_ef_construction}
-    if quick == HNSW:
-        builds = [("core", dict(HNSW), sizes)]
-    else:
-        builds = [("core", dict(HNSW), [s for s in sizes if s <= args.core_build_rows]), ("quick", quick, sizes)]
+    builds = [("core", dict(HNSW), size) for size in sizes if size <= args.core_build_rows or quick == HNSW]
+    builds += [("quick", quick, size) for size in sizes if quick != HNSW]
     print(f"\n== dense latency: dim {args.dim}, {args.vectors} vectors, {len(queries)} queries, k {args.k}; "
-          f"core HNSW {HNSW}; quick build ef_construction {args.quick_ef_construction}", flush=True)
-    print(f"{'build':6s} {'rows':>7s} {'build rows/s':>12s} {'dense_search p50/p95 ms':>23s} {'raw query p50':>13s} "
-          f"{'filtered p50/p95 ms':>19s} {'recall@20':>9s}")
+          f"core HNSW {HNSW}; quick build ef_construction {args.quick_ef_construction}; all collections are built "
+          "first, then each query runs on every collection in turn (a shared machine's load hits all alike)",
+          flush=True)
     rows: list[dict[str, Any]] = []
-    for name, hnsw, build_sizes in builds:
-        if not build_sizes:
-            continue
-        with chroma_folder() as folder:
-            client = chroma_client(folder)
-            collection = client.create_collection(
-                PREFIX + "bench", configuration={"hnsw": hnsw}, embedding_function=None,
+    with chroma_folder() as folder:
+        client = chroma_client(folder)
+        store = ChromaStore(client, str(folder))
+        collections = {}
+        for name, hnsw, size in builds:
+            collections[f"{name}-{size}"] = collection = client.create_collection(
+                f"{PREFIX}{name}-{size}", configuration={"hnsw": hnsw}, embedding_function=None,
                 metadata={"embedding_model": "bench/realish", "embedding_dim": args.dim, "description": "",
                           "rerank_instruction": "", "revision": "0"})
-            store = ChromaStore(client, str(folder))
-            written, build_s = 0, 0.0
-            for size in build_sizes:
-                start = time.perf_counter()
-                add_rows(collection, data, written, size)
-                build_s += time.perf_counter() - start
-                written = size
-                row = measure_dense(store, collection, data[:size], queries, warmup, languages, args.k)
-                row.update(build=name, rows=size, hnsw=hnsw, build_rows_per_s=round(size / build_s, 1))
-                rows.append(row)
-                print(f"{name:6s} {size:7d} {size / build_s:12.0f} {row['dense_search']['p50_ms']:11.2f} / "
-                      f"{row['dense_search']['p95_ms']:7.2f}   {row['raw_query']['p50_ms']:11.2f}   "
-                      f"{row['filtered']['p50_ms']:8.2f} / {row['filtered']['p95_ms']:7.2f} "
-                      f"{row['recall_at_20']:9.3f}", flush=True)
+            start, cpu = time.perf_counter(), time.process_time()
+            add_rows(collection, data, size)
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+            rows.append({"build": name, "rows": size, "hnsw": hnsw, "build_s": round(seconds, 1),
+                         "build_rows_per_s": round(size / seconds, 1), "build_rows_per_cpu_s": round(size / cpu, 1)})
+            print(f"built {name:5s} {size:7d} rows in {seconds:6.1f} s ({size / seconds:.0f} rows/s, "
+                  f"{size / cpu:.0f} rows per CPU-second)", flush=True)
+        measured = measure_dense(store, collections, data, queries, warmup, languages, args.k)
+    print(f"{'build':6s} {'rows':>7s} {'dense_search p50/p95 ms':>23s} {'raw query p50':>13s} "
+          f"{'filtered p50/p95 ms':>19s} {'recall@20':>9s}")
+    for row in rows:
+        row.update(measured[f"{row['build']}-{row['rows']}"])
+        print(f"{row['build']:6s} {row['rows']:7d} {row['dense_search']['p50_ms']:11.2f} / "
+              f"{row['dense_search']['p95_ms']:7.2f}   {row['raw_query']['p50_ms']:11.2f}   "
+              f"{row['filtered']['p50_ms']:8.2f} / {row['filtered']['p95_ms']:7.2f} {row['recall_at_20']:9.3f}",
+              flush=True)
     return summarise_dense(rows, sizes, args, languages)
 
 
-def add_rows(collection: Any, data: np.ndarray, start: int, end: int, batch: int = 5000) -> None:
-    """Rows [start, end) with realistic metadata; no documents (dense_search does not read them)."""
+def add_rows(collection: Any, data: np.ndarray, size: int, batch: int = 5000) -> None:
+    """The first `size` rows with realistic metadata; no documents (dense_search does not read them)."""
     from core.store import to_metadata
 
-    for first in range(start, end, batch):
-        last = min(first + batch, end)
+    for first in range(0, size, batch):
+        last = min(first + batch, size)
         chunks = synthetic_metadata(first, last)
         collection.add(ids=[c.id for c in chunks], embeddings=data[first:last],
                        metadatas=[to_metadata(c) for c in chunks])
 
 
-def measure_dense(store: Any, collection: Any, data: np.ndarray, queries: np.ndarray, warmup: np.ndarray,
-                  languages: list[str], k: int) -> dict[str, Any]:
-    """Latency of dense_search, of the raw query under it, and of dense_search with a language filter; recall@20."""
+def measure_dense(store: Any, collections: dict[str, Any], data: np.ndarray, queries: np.ndarray,
+                  warmup: np.ndarray, languages: list[str], k: int) -> dict[str, dict[str, Any]]:
+    """Per collection: latency of dense_search, of the raw query under it, and filtered by language; recall@20."""
     ids = {c.id: i for i, c in enumerate(synthetic_metadata(0, len(data)))}
+    rng = random.Random(0)
+    names = list(collections)
+    latencies = {name: {"dense_search": [], "raw_query": [], "filtered": []} for name in names}
+    found: dict[str, list[list[int]]] = {name: [] for name in names}
     for q in warmup:
-        store.dense_search("bench", q, k)
-        collection.query(query_embeddings=[q], n_results=k, include=["distances"])
-        store.dense_search("bench", q, k, languages)
-    latencies: dict[str, list[float]] = {"dense_search": [], "raw_query": [], "filtered": []}
-    found = []
-    for q in queries:
-        start = time.perf_counter()
-        hits = store.dense_search("bench", q, k)
-        latencies["dense_search"].append(time.perf_counter() - start)
-        found.append([ids[i] for i, _ in hits])
-        start = time.perf_counter()
-        collection.query(query_embeddings=[q], n_results=k, include=["distances"])
-        latencies["raw_query"].append(time.perf_counter() - start)
-    for q in queries[: max(len(queries) // 4, 10)]:
-        start = time.perf_counter()
-        store.dense_search("bench", q, k, languages)
-        latencies["filtered"].append(time.perf_counter() - start)
-    strict, _ = recall_at(found, data, queries, 20)
-    return {**{name: percentiles(values) for name, values in latencies.items()},
-            "filtered_queries": len(latencies["filtered"]), "recall_at_20": round(strict, 4)}
+        for name in names:
+            store.dense_search(name, q, k)
+            collections[name].query(query_embeddings=[q], n_results=k, include=["distances"])
+            store.dense_search(name, q, k, languages)
+    for number, q in enumerate(queries):
+        for name in rng.sample(names, len(names)):
+            start = time.perf_counter()
+            hits = store.dense_search(name, q, k)
+            latencies[name]["dense_search"].append(time.perf_counter() - start)
+            found[name].append([ids[i] for i, _ in hits])
+            start = time.perf_counter()
+            collections[name].query(query_embeddings=[q], n_results=k, include=["distances"])
+            latencies[name]["raw_query"].append(time.perf_counter() - start)
+            if number % 4 == 0:
+                start = time.perf_counter()
+                store.dense_search(name, q, k, languages)
+                latencies[name]["filtered"].append(time.perf_counter() - start)
+    result = {}
+    for name in names:
+        size = collections[name].count()
+        strict, _ = recall_at(found[name], data[:size], queries, 20)
+        result[name] = {**{kind: percentiles(values) for kind, values in latencies[name].items()},
+                        "filtered_queries": len(latencies[name]["filtered"]), "recall_at_20": round(strict, 4)}
+    return result
 
 
 def summarise_dense(rows: list[dict[str, Any]], sizes: list[int], args: argparse.Namespace,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -46,6 +47,7 @@ class HybridSearcher:
     def search(self, question: str, collections: Sequence[str], languages: Sequence[str] | None = None,
                top_n: int | None = None) -> SearchResult:
         """Candidates for a question across collections, reranked best first (top_n of them if given)."""
+        start = time.perf_counter()
         timings: dict[str, float] = {}
         warnings: list[str] = []
         infos = {name: self.store.info(name) for name in collections}
@@ -67,7 +69,7 @@ class HybridSearcher:
                 dense.update({(name, i): (s, r) for r, (i, s) in enumerate(hits, 1)})
                 rankings.append([(name, i) for i, _ in hits])
             with timed(timings, "lexical"):
-                hits = self._lexical_hits(name, question, query_language, languages)
+                hits = self._lexical_hits(name, infos[name].revision, question, query_language, languages)
             lexical.update({(name, i): (s, r) for r, (i, s) in enumerate(hits, 1)})
             rankings.append([(name, i) for i, _ in hits])
         with timed(timings, "fuse"):
@@ -76,22 +78,21 @@ class HybridSearcher:
         with timed(timings, "rerank"):
             candidates = self._rerank(question, candidates, {n: i.rerank_instruction for n, i in infos.items()},
                                       warnings)
-        timings["total"] = sum(timings.values())
+        timings["total"] = (time.perf_counter() - start) * 1000
         return SearchResult(question, query_language, tuple(candidates[: top_n or None]), timings, tuple(warnings))
 
-    def _lexical_hits(self, name: str, question: str, language: str | None,
+    def _lexical_hits(self, name: str, revision: str, question: str, language: str | None,
                       languages: Sequence[str] | None) -> list[tuple[str, float]]:
         """BM25 hits from the collection's lexical index, filtered to the wanted languages."""
-        index, chunk_languages = self._lexical_index(name)
+        index, chunk_languages = self._lexical_index(name, revision)
         k = self.depth.lexical_k
         hits = index.search(question, k * 4 if languages else k, language)
         if languages:
             hits = [(i, s) for i, s in hits if chunk_languages.get(i) in languages][:k]
         return hits
 
-    def _lexical_index(self, name: str) -> tuple[LexicalIndex, dict[str, str | None]]:
+    def _lexical_index(self, name: str, revision: str) -> tuple[LexicalIndex, dict[str, str | None]]:
         """The collection's index, rebuilt from Chroma when its revision changed."""
-        revision = self.store.info(name).revision
         with self._lexical_lock:
             cached = self._lexical.get(name)
             if cached is None or cached[0] != revision:

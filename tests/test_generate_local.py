@@ -61,7 +61,8 @@ def test_streams_token_by_token_into_the_full_decoded_text(local_chat, chat_mode
 def test_one_generation_at_a_time_and_closing_a_stream_stops_it(local_chat, messages):
     endless = copy.copy(local_chat)  # the same model and lock, but an answer that would take minutes
     endless.generation_config = copy.deepcopy(local_chat.generation_config)
-    endless.generation_config.max_new_tokens = 50_000
+    endless.generation_config.max_new_tokens = endless.generation_config.min_new_tokens = 50_000  # no EOS either
+    endless.generation_config.max_time = 30.0
     first = endless.stream(messages)
     next(first)  # the first stream now holds the model
     second: list[str] = []

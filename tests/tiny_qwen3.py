@@ -119,13 +119,14 @@ def build_reranker(folder: Path, tokenizer, shape: Shape = TINY, seed: int = 0) 
 
 
 def _spread_yes_no(model, tokenizer) -> None:
-    """Give the yes/no rows of a random head enough contrast that scores are not all ~0.5."""
+    """Give the yes/no rows of a random head enough contrast that scores are not all ~0.5 (nor all ~0 or ~1)."""
     import torch
 
+    factor = 20.0 * (64 / model.config.hidden_size) ** 0.5  # wider models already spread their logits more
     with torch.no_grad():
         for token in ("yes", "no"):
             row = model.lm_head.weight[tokenizer.convert_tokens_to_ids(token)]
-            row.mul_(20.0)
+            row.mul_(factor)
 
 
 def build_embedder(folder: Path, tokenizer, shape: Shape = TINY, seed: int = 0) -> Path:
