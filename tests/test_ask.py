@@ -111,3 +111,20 @@ def test_ask_cli_json(sample_pipeline, reranker_dir, embedder_dir):
     answer = json.loads(done.stdout)
     assert answer["mode"] == "extractive" and [c["marker"] for c in answer["citations"]] == [1, 2, 3]
     assert answer["language"] == "es" and {"rerank", "total", "llm"} <= set(answer["timings_ms"])
+
+
+def test_passage_in_another_language_is_translated_on_demand(app_env, monkeypatch):
+    def reply(request: dict) -> ChatReply:
+        if request["messages"][-1]["content"].startswith("Translate into German"):
+            return ChatReply(events=sse_events(["Texto ", "traducido."]))
+        return ChatReply(events=sse_events(["Respuesta [1] [2] [3]."]))
+
+    with serve_chat(reply) as (url, seen):
+        monkeypatch.setenv("POLYDESK_LLM_URL", url)
+        app = ask("Wie lange ist ein Zugriffstoken gültig, bevor es abläuft?")
+        buttons = [b for b in app.button if b.label == "Translate into German"]
+        assert buttons, "a cited passage in another language than the question offers a translation"
+        buttons[0].click().run()
+    assert not app.exception
+    assert "Texto traducido." in [i.value for i in app.info]
+    assert seen[-1]["messages"][-1]["content"].startswith("Translate into German")
