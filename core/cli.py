@@ -57,8 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="hybrid search with reranking")
     search.add_argument("question")
-    search.add_argument("--collection", action="append", required=True, dest="collections",
-                        help="a collection to search (repeat for several)")
+    _collections_option(search)
     search.add_argument("--language", action="append", dest="languages", help="only passages in this language")
     search.add_argument("--top-n", type=int, default=5, help="how many passages to show (default 5)")
     search.add_argument("--json", action="store_true", help="print JSON")
@@ -66,12 +65,17 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", help="answer a question with citations")
     ask.add_argument("question")
-    ask.add_argument("--collection", action="append", required=True, dest="collections",
-                     help="a collection to search (repeat for several)")
+    _collections_option(ask)
     ask.add_argument("--language", help="answer in this language (ISO 639-1), default the question's")
     ask.add_argument("--json", action="store_true", help="print JSON")
     ask.set_defaults(run=_ask)
     return parser
+
+
+def _collections_option(parser: argparse.ArgumentParser) -> None:
+    """The repeatable --collection option of the commands that search."""
+    parser.add_argument("--collection", action="append", required=True, dest="collections",
+                        help="a collection to search (repeat for several)")
 
 
 def _rerank(args: argparse.Namespace) -> int:
