@@ -137,8 +137,11 @@ class SplitterBuilds:
 @contextmanager
 def timed_splitter_builds() -> Iterator[SplitterBuilds]:
     """Time splitter builds in core.ingest.chunk for the duration of the block."""
-    real = chunk_module.MarkdownSplitter
+    real = getattr(chunk_module, "MarkdownSplitter", None)
     builds = SplitterBuilds(real)
+    if real is None:  # the chunker no longer builds splitters this way: nothing to time apart
+        yield builds
+        return
     chunk_module.MarkdownSplitter = builds
     try:
         yield builds
@@ -381,7 +384,7 @@ def parse_and_chunk(pages: list[Page], args: argparse.Namespace) -> tuple[list[C
         "parse_mb_per_s": round(total_bytes / 1e6 / parse_s, 3),
         "chunk_mb_per_s": round(total_bytes / 1e6 / chunk_s, 3), "parse_chunk_mb_per_s": round(steady, 3),
         "startup": {"tokenizer_load_s": round(load_s, 3), "splitter_builds": builds.count,
-                    "splitter_build_s": round(builds.seconds, 3), "splitters": [list(k) for k in chunker._splitters]},
+                    "splitter_build_s": round(builds.seconds, 3), "splitters": [list(k) for k in getattr(chunker, "_splitters", {})]},
         "target_mb_per_s": TARGET["parse_chunk_mb_per_s"], "target_met": steady >= TARGET["parse_chunk_mb_per_s"],
         "per_language": {},
     }
@@ -475,15 +478,17 @@ def embed_stage(chunked: list[ChunkedPage] | None, args: argparse.Namespace) -> 
     tokenizer = embedder._model.tokenizer
     tokens = sum(len(ids) for ids in tokenizer(chunks, add_special_tokens=False)["input_ids"])
     embedder.embed_documents(warmup)
+    load_before = os.getloadavg()
     seconds, vectors = fastest(lambda: embedder.embed_documents(chunks), args.embed_repeats)
     print(f"\n== embed: {len(chunks)} {'real' if chunked else 'synthetic'} chunks ({tokens} tokens) with a "
           f"{args.embed_shape.upper()} RANDOM Qwen3 checkpoint (not the real 0.6B), batch {embedder.batch_size}, "
           f"best of {args.embed_repeats}: {seconds:.2f} s, {len(chunks) / seconds:.1f} chunks/s, "
-          f"{tokens / seconds:.0f} tokens/s, dim {vectors.shape[1]}", flush=True)
+          f"{tokens / seconds:.0f} tokens/s, dim {vectors.shape[1]} (load average {load_before[0]:.2f})", flush=True)
     return {"model": f"{args.embed_shape} random Qwen3 checkpoint (NOT Qwen3-Embedding-0.6B)", "tokenizer": label,
             "chunks": len(chunks), "tokens": tokens, "batch_size": embedder.batch_size, "repeats": args.embed_repeats,
             "seconds": round(seconds, 3), "chunks_per_s": round(len(chunks) / seconds, 2),
             "tokens_per_s": round(tokens / seconds, 1), "dim": int(vectors.shape[1]),
+            "load_average_before": load_before, "load_average_after": os.getloadavg(),
             "warmup": f"one call on {len(warmup)} other chunks before timing; the fastest of the timed calls"}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from markdown_it import MarkdownIt
@@ -18,7 +18,8 @@ HARD_CAP_TOKENS = 2048
 ANCHOR = re.compile(r"\s*\{\s*#([^\s{}]+)\s*\}\s*$")
 CONTEXT_SEPARATOR = " > "
 CAPACITY_STEP = 32  # splitter capacities are rounded down to this, so that few splitters are built
-BOUNDARY_MARGIN = 4  # tokens that can merge differently where context and content meet
+BOUNDARY_MARGIN = 4
+UNCOUNTED = -1  # tokens that can merge differently where context and content meet
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Piece:
     kind: str
     token_count: int
     extra: tuple[tuple[str, str], ...] = ()
+    section: Section | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Section:
     heading_path: tuple[str, ...]
     anchor: str
     body: str
+    fences: tuple[Token, ...] = ()  # its fenced code blocks, line maps relative to the body
 
 
 class Chunker:
@@ -54,7 +57,7 @@ class Chunker:
         self.tokenizer.no_truncation()
         self.max_tokens = max_tokens
         self.overlap = overlap
-        self._markdown = MarkdownIt("commonmark")
+        self._markdown = MarkdownIt("commonmark").disable("inline")  # block structure is all we need
         self._splitters: dict[tuple[int, int], MarkdownSplitter] = {}
 
     @classmethod
@@ -73,49 +76,79 @@ class Chunker:
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
     def split(self, document: ParsedDocument) -> list[Piece]:
-        """All chunks of a document, in reading order."""
-        pieces: list[Piece] = []
+        """All chunks of a document, in reading order; tokens are counted in batches (the tokenizer dominates)."""
+        drafts: list[Piece] = []
         for block in document.blocks:
             if block.kind == "prose":
-                for section in self.sections(block.text, document.title, block.heading_path):
-                    pieces.extend(self._split_section(section))
+                drafts += [self._whole(s) for s in self.sections(block.text, document.title, block.heading_path)]
             else:
-                pieces.extend(self._split_whole_block(block))
-        return pieces
+                drafts += self._split_whole_block(block)
+        fitted = [
+            piece
+            for draft in self._count(drafts)
+            for piece in (self._split_section(draft.section) if self._too_long(draft) else [draft])
+        ]
+        return self._count(fitted)
+
+    def _too_long(self, draft: Piece) -> bool:
+        """A whole section over the budget (API operations are already cut at the hard cap)."""
+        return draft.section is not None and draft.token_count > self.max_tokens
+
+    def _count(self, pieces: list[Piece]) -> list[Piece]:
+        """The pieces with every missing token count filled in, counted in one batch."""
+        missing = [p.text for p in pieces if p.token_count == UNCOUNTED]
+        counts = iter(self.counts(missing))
+        return [replace(p, token_count=next(counts)) if p.token_count == UNCOUNTED else p for p in pieces]
+
+    def counts(self, texts: list[str]) -> list[int]:
+        """Tokens in each text, counted in one batch on all cores."""
+        return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)] if texts else []
+
+    def _whole(self, section: Section) -> Piece:
+        """A section as one uncounted piece."""
+        draft = self._piece(self._context(section.heading_path), section.body.strip(), section, _kind_of(section.body))
+        return replace(draft, section=section)
 
     def sections(self, markdown: str, title: str, base_path: tuple[str, ...] = ()) -> list[Section]:
         """Split Markdown at its headings (outside code), keeping the stack of headings as the path."""
         lines = markdown.splitlines(keepends=True)
         tokens = self._markdown.parse(markdown)
-        headings = [
-            (opening.map, int(opening.tag[1]), tokens[i + 1].content)
-            for i, opening in enumerate(tokens)
-            if opening.type == "heading_open" and opening.map
-        ]
+        fences = [token for token in tokens if token.type == "fence" and token.map]
         stack: list[tuple[int, str, str]] = []
         sections: list[Section] = []
         start = 0
-        for (first, last), level, raw in headings:
-            sections.append(self._section(base_path or (title,), stack, "".join(lines[start:first])))
-            text, anchor = split_anchor(raw)
+        for i, opening in enumerate(tokens):
+            if opening.type != "heading_open" or not opening.map:
+                continue
+            first, last = opening.map
+            sections.append(self._section(base_path or (title,), stack, lines, start, first, fences))
+            text, anchor = split_anchor(tokens[i + 1].content)
+            level = int(opening.tag[1])
             stack = [entry for entry in stack if entry[0] < level] + [(level, text, anchor)]
             start = last
-        sections.append(self._section(base_path or (title,), stack, "".join(lines[start:])))
+        sections.append(self._section(base_path or (title,), stack, lines, start, len(lines), fences))
         return [section for section in sections if section.body.strip()]
 
     @staticmethod
-    def _section(fallback: tuple[str, ...], stack: list[tuple[int, str, str]], body: str) -> Section:
-        """A section under the current heading stack."""
-        if not stack:
-            return Section(fallback, "", body)
-        return Section(tuple(text for _, text, _ in stack), stack[-1][2], body)
+    def _section(fallback: tuple[str, ...], stack: list[tuple[int, str, str]], lines: list[str], start: int,
+                 end: int, fences: list[Token]) -> Section:
+        """The lines start..end under the current heading stack, with the fences among them."""
+        inside = []
+        for fence in fences:
+            first, last = fence.map or (0, 0)
+            if start <= first and last <= end:
+                moved = Token(fence.type, fence.tag, fence.nesting, map=[first - start, last - start],
+                              info=fence.info, markup=fence.markup, content=fence.content)
+                inside.append(moved)
+        path, anchor = (tuple(text for _, text, _ in stack), stack[-1][2]) if stack else (fallback, "")
+        return Section(path, anchor, "".join(lines[start:end]), tuple(inside))
 
     def _split_section(self, section: Section) -> list[Piece]:
         """Prose through the Markdown splitter; code fences too long for a chunk kept whole up to the hard cap."""
         context = self._context(section.heading_path)
         budget = self.max_tokens - self.count(f"{context}\n\n") - BOUNDARY_MARGIN
         pieces = []
-        for text, fence in self._segments(section.body, budget):
+        for text, fence in self._segments(section, budget):
             if fence is None:
                 parts = [(part, _kind_of(part)) for part in self._splitter(budget, self.overlap).chunks(text)]
             else:
@@ -123,13 +156,10 @@ class Chunker:
             pieces += [self._piece(context, part, section, kind) for part, kind in parts]
         return pieces
 
-    def _segments(self, body: str, budget: int) -> list[tuple[str, Token | None]]:
+    def _segments(self, section: Section, budget: int) -> list[tuple[str, Token | None]]:
         """The body cut around fenced code blocks longer than `budget` tokens: (text, the fence or None)."""
-        lines = body.splitlines(keepends=True)
-        big = [
-            token for token in self._markdown.parse(body)
-            if token.type == "fence" and token.map and self.count(token.content) > budget
-        ]
+        lines = section.body.splitlines(keepends=True)
+        big = [fence for fence in section.fences if self.count(fence.content) > budget]
         segments: list[tuple[str, Token | None]] = []
         start = 0
         for fence in big:
@@ -169,9 +199,9 @@ class Chunker:
 
     def _piece(self, context: str, part: str, section: Section, kind: str,
                extra: tuple[tuple[str, str], ...] = ()) -> Piece:
-        """A piece whose text starts with its heading path."""
+        """A piece whose text starts with its heading path; its tokens are counted later, in a batch."""
         text = f"{context}\n\n{part}" if context else part
-        return Piece(text, section.heading_path, section.anchor, kind, self.count(text), extra)
+        return Piece(text, section.heading_path, section.anchor, kind, UNCOUNTED, extra)
 
     def _splitter(self, capacity: int, overlap: int) -> MarkdownSplitter:
         """A Markdown splitter of about that capacity (rounded down, since each one takes ~0.5 s to build)."""
@@ -201,3 +231,4 @@ def _kind_of(part: str) -> str:
     """`code` when the chunk is a fenced block and nothing else, else `prose`."""
     stripped = part.strip()
     return "code" if stripped.startswith(("```", "~~~")) and stripped.endswith(("```", "~~~")) else "prose"
+

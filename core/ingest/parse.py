@@ -47,6 +47,8 @@ BINARY_SIGNATURES = (
 INCLUDE_MARKER = re.compile(r"^\s*\{\*.*\*\}\s*$")  # MkDocs snippet include: {* ../../docs_src/x.py hl[3] *}
 MDX_STATEMENT = re.compile(r"^(?:import|export)\s")
 JSX_ONLY_LINE = re.compile(r"^\s*(?:</?[A-Z][\w.]*(?:\s[^<>]*)?/?>|</?>|\{/\*.*\*/\})\s*$")
+MARKDOWN = MarkdownIt("commonmark")
+MARKDOWN_BLOCKS = MarkdownIt("commonmark").disable("inline")  # block structure only: much faster
 HEADING_ANCHOR = re.compile(r"\s*\{\s*#[^{}]*\}\s*$")
 HTML_NOISE = ["script", "style", "noscript", "template", "nav", "aside", "form", "button", "iframe", "svg", "canvas"]
 HTML_NOISE_ROLES = ["navigation", "banner", "contentinfo", "complementary", "search"]
@@ -210,7 +212,7 @@ def _split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
 def _code_lines(markdown: str) -> set[int]:
     """Indices of the lines inside fenced or indented code blocks."""
     lines: set[int] = set()
-    for token in MarkdownIt("commonmark").parse(markdown):
+    for token in MARKDOWN_BLOCKS.parse(markdown):
         if token.type in ("fence", "code_block") and token.map:
             lines.update(range(*token.map))
     return lines
@@ -259,10 +261,10 @@ def _statement_end(lines: list[str], start: int) -> int:
 
 def _first_h1(markdown: str) -> str:
     """Plain text of the first level-1 heading, without a trailing `{ #anchor }`; '' when there is none."""
-    tokens = MarkdownIt("commonmark").parse(markdown)
+    tokens = MARKDOWN_BLOCKS.parse(markdown)
     for index, token in enumerate(tokens):
         if token.type == "heading_open" and token.tag == "h1":
-            children = tokens[index + 1].children or []
+            children = MARKDOWN.parseInline(tokens[index + 1].content)[0].children or []
             text = "".join(child.content for child in children if child.type in ("text", "code_inline"))
             return HEADING_ANCHOR.sub("", text).strip()
     return ""
