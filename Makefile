@@ -30,5 +30,4 @@ lint: install
 	$(BIN)/ruff check core tests bench streamlit_app.py pages
 
 bench: install
-	$(BIN)/python bench/rerank.py
-	$(BIN)/python bench/embed.py
+	for script in rerank embed ingest search lexical query; do $(BIN)/python bench/$$script.py || exit 1; done

@@ -189,6 +189,8 @@ def save_chunks(path: Path, chunked: list[ChunkedPage]) -> None:
         for c in chunked for p in c.pieces
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob("fastapi-chunks-*.json"):  # other pages, chunker versions or settings
+        stale.unlink()
     path.write_text(json.dumps(records, ensure_ascii=False))
 
 
@@ -384,7 +386,8 @@ def parse_and_chunk(pages: list[Page], args: argparse.Namespace) -> tuple[list[C
         "parse_mb_per_s": round(total_bytes / 1e6 / parse_s, 3),
         "chunk_mb_per_s": round(total_bytes / 1e6 / chunk_s, 3), "parse_chunk_mb_per_s": round(steady, 3),
         "startup": {"tokenizer_load_s": round(load_s, 3), "splitter_builds": builds.count,
-                    "splitter_build_s": round(builds.seconds, 3), "splitters": [list(k) for k in getattr(chunker, "_splitters", {})]},
+                    "splitter_build_s": round(builds.seconds, 3),
+                    "splitters": [list(k) for k in getattr(chunker, "_splitters", {})]},
         "target_mb_per_s": TARGET["parse_chunk_mb_per_s"], "target_met": steady >= TARGET["parse_chunk_mb_per_s"],
         "per_language": {},
     }

@@ -6,7 +6,7 @@ collection.query (what dense_search costs on top of Chroma) and dense_search res
 filter, every 4th query). Vectors are "real-ish": unit vectors around topic centres in a 64-dimensional subspace of
 R^1024 plus a little isotropic noise (nearest-neighbour cosine ~0.85, mean cosine ~0), 12 languages in the metadata;
 queries are new points near topic centres (--vectors random for uniform random unit vectors). Building a 1024-d HNSW
-with core/store.py's settings (ef_construction 200, max_neighbors 32) runs at ~200-350 rows/s on 2 cores, so 100k rows
+with core/store.py's settings (ef_construction 200, max_neighbors 32) runs at ~250-650 rows/s on 2 cores, so 100k rows
 would take far longer than this benchmark's budget: the core build is made at 10k only (--core-build-rows), and a
 quick build (the same HNSW but ef_construction 32, --quick-ef-construction) at every size; the quick p50 at 100k times
 the core/quick p50 ratio at 10k estimates core's p50 at 100k (--quick-ef-construction 200 builds core's at 100k).
@@ -26,7 +26,7 @@ Lexical: core.lexical.LexicalIndex build seconds (cold, and rebuilt with a warm 
 query p50/p95 (k = 50, the held-out headings in their language) at 10k chunks (real) and 100k (synthetic: lines of
 real chunks of one language shuffled into chunks of real lengths).
 
-Run from the repository root (first run: ~5 min more to embed the real texts; bench/ingest.py caches the chunks):
+Run from the repository root (the first run embeds the real texts once: 2-7 min here, by load; ingest.py caches chunks):
     .venv/bin/python bench/search.py
     .venv/bin/python bench/search.py --sizes 10000 --skip-lexical --ef-search 16,32,64,128
     .venv/bin/python bench/search.py --skip-dense --skip-lexical --recall-builds 100x32,200x16,100x16

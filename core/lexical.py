@@ -143,7 +143,7 @@ class TokenCache:
     def rows(self, ids: Sequence[str], texts: Sequence[str], languages: Sequence[str | None]) -> list[list[int]]:
         """Token ids of each chunk, tokenising only chunks not seen before and forgetting chunks now gone."""
         with self._lock:
-            rows = [self._rows.get(chunk_id) or self._tokenise(text, language)
+            rows = [self._rows[chunk_id] if chunk_id in self._rows else self._tokenise(text, language)
                     for chunk_id, text, language in zip(ids, texts, languages, strict=True)]
             self._rows = dict(zip(ids, rows, strict=True))
             return rows

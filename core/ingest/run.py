@@ -12,7 +12,7 @@ import numpy as np
 
 from core.embed import Embedder
 from core.errors import BadFile
-from core.ingest.chunk import Chunker, Piece
+from core.ingest.chunk import CONTEXT_SEPARATOR, Chunker, Piece
 from core.ingest.parse import parse_file
 from core.store import ChromaStore
 from core.timing import timed
@@ -110,7 +110,7 @@ class Ingester:
         if not pieces:
             raise BadFile(f"{source} has no text to index after parsing.")
         with _step(seconds, announce, "language"):
-            languages = self.tag_languages([p.text for p in pieces])
+            languages = self.tag_languages([without_context(p) for p in pieces])
         chunks = [make_chunk(collection, source, document.title, i, p, lang)
                   for i, (p, lang) in enumerate(zip(pieces, languages, strict=True))]
         outcome = FileOutcome(source, "ok", language=_majority(languages))
@@ -151,6 +151,11 @@ def make_chunk(collection: str, source: str, title: str, index: int, piece: Piec
     chunk_id = hashlib.sha256(f"{collection}\0{source}\0{index}\0{content_hash}".encode()).hexdigest()[:32]
     return Chunk(chunk_id, piece.text, source, title, piece.heading_path, piece.anchor, language, index,
                  content_hash, piece.token_count, piece.kind, piece.extra)
+
+
+def without_context(piece: Piece) -> str:
+    """A piece's own text, without the heading path in front (headings are often in another language)."""
+    return piece.text.removeprefix(CONTEXT_SEPARATOR.join(piece.heading_path) + "\n\n")
 
 
 def expand(paths: Iterable[Path]) -> Iterable[tuple[Path, str]]:
