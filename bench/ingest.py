@@ -412,7 +412,7 @@ def parse_and_chunk(pages: list[Page], args: argparse.Namespace) -> tuple[list[C
           f"{steady / TARGET['parse_chunk_mb_per_s']:.2f}x the target)", flush=True)
     cache = chunk_cache_path(pages, label, args.chunk_tokens, args.chunk_overlap)
     save_chunks(cache, chunked)
-    corpus = {"path": str(args.corpus), "pages": len(pages), "bytes": total_bytes,
+    corpus = {"path": os.path.relpath(args.corpus, REPO), "pages": len(pages), "bytes": total_bytes,
               "languages": sorted({p.folder for p in pages}), "chunk_cache": str(cache.relative_to(REPO))}
     return chunked, result, corpus
 
