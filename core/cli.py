@@ -69,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--language", help="answer in this language (ISO 639-1), default the question's")
     ask.add_argument("--json", action="store_true", help="print JSON")
     ask.set_defaults(run=_ask)
+
+    admin = commands.add_parser("admin", help="administrator account")
+    admin.add_argument("action", choices=["set-password"], help="create the admin password hash to configure")
+    admin.set_defaults(run=_admin)
     return parser
 
 
@@ -230,6 +234,28 @@ def _ask(args: argparse.Namespace) -> int:
               f"{' > '.join(chunk.heading_path)}")
     print("\nms: " + ", ".join(f"{k} {v:.1f}" for k, v in run.timings_ms.items()))
     return 0
+
+
+def _admin(args: argparse.Namespace) -> int:
+    """Ask for a new admin password twice and print its hash with how to configure it."""
+    from core.auth import hash_password, set_password_instructions
+
+    password = _read_secret("New admin password: ")
+    if _read_secret("Repeat it: ") != password:
+        print("error: the two passwords differ; nothing was changed", file=sys.stderr)
+        return 1
+    print(set_password_instructions(hash_password(password), load_settings().admin_user))
+    return 0
+
+
+def _read_secret(prompt: str) -> str:
+    """A line typed without echo on a terminal, or read from piped standard input."""
+    import getpass
+
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    print(prompt, file=sys.stderr)
+    return sys.stdin.readline().rstrip("\n")
 
 
 def search_json(result: SearchResult) -> dict:

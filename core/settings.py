@@ -64,6 +64,11 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///data/polydesk.db"
 
+    admin_user: str = "admin"
+    admin_password_hash: SecretStr | None = None
+    admin_emails: str = ""  # comma-separated e-mails allowed to administer through single sign-on
+    session_minutes: int = Field(default=60, ge=1, le=24 * 60)
+
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     http_timeout: float = Field(default=30.0, gt=0)
     http_retries: int = Field(default=2, ge=0, le=10)

@@ -91,3 +91,25 @@ def test_rerank_against_vllm(vllm_servers, reranker_dir):
     assert remote.returncode == 0, remote.stderr
     remote_scores = [r["score"] for r in json.loads(remote.stdout)["results"]]
     assert remote_scores == pytest.approx([r["score"] for r in json.loads(local.stdout)["results"]], abs=1e-5)
+
+
+def test_admin_set_password_prints_a_hash_that_verifies():
+    from core.auth import verify_password
+    from core.settings import load_settings
+
+    done = subprocess.run([POLYDESK, "admin", "set-password"], input="correct horse battery\ncorrect horse battery\n",
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    line = next(line for line in done.stdout.splitlines() if "export POLYDESK_ADMIN_PASSWORD_HASH=" in line)
+    password_hash = line.split("=", 1)[1].strip().strip("'")
+    assert "correct horse battery" not in done.stdout and verify_password(password_hash, "correct horse battery")
+    settings = load_settings(admin_password_hash=password_hash)
+    assert verify_password(settings.admin_password_hash.get_secret_value(), "correct horse battery")
+
+
+@pytest.mark.parametrize(("typed", "message"), [("short\nshort\n", "at least 12"),
+                                                ("correct horse battery\nother words here\n", "differ")])
+def test_admin_set_password_refusals(typed, message):
+    done = subprocess.run([POLYDESK, "admin", "set-password"], input=typed, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1 and message in done.stderr and "$argon2" not in done.stdout
