@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tomllib
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -148,8 +147,3 @@ def load_settings(**overrides: Any) -> Settings:
         ]
         raise ConfigError("Invalid settings:\n  " + "\n  ".join(problems)) from None
 
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return load_settings()

@@ -13,6 +13,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from core.errors import BadFile
+from core.ingest.chunk import split_anchor
 from core.ingest.openapi import parse_openapi
 from core.types import Block, ParsedDocument
 
@@ -49,7 +50,6 @@ MDX_STATEMENT = re.compile(r"^(?:import|export)\s")
 JSX_ONLY_LINE = re.compile(r"^\s*(?:</?[A-Z][\w.]*(?:\s[^<>]*)?/?>|</?>|\{/\*.*\*/\})\s*$")
 MARKDOWN = MarkdownIt("commonmark")
 MARKDOWN_BLOCKS = MarkdownIt("commonmark").disable("inline")  # block structure only: much faster
-HEADING_ANCHOR = re.compile(r"\s*\{\s*#[^{}]*\}\s*$")
 HTML_NOISE = ["script", "style", "noscript", "template", "nav", "aside", "form", "button", "iframe", "svg", "canvas"]
 HTML_NOISE_ROLES = ["navigation", "banner", "contentinfo", "complementary", "search"]
 HTML_PERMALINKS = "a.headerlink, a.hash-link, a.anchor-link"
@@ -266,7 +266,7 @@ def _first_h1(markdown: str) -> str:
         if token.type == "heading_open" and token.tag == "h1":
             children = MARKDOWN.parseInline(tokens[index + 1].content)[0].children or []
             text = "".join(child.content for child in children if child.type in ("text", "code_inline"))
-            return HEADING_ANCHOR.sub("", text).strip()
+            return split_anchor(text)[0]
     return ""
 
 
