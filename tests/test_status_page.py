@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "pages" / "1_Status.py")
+APP = str(Path(__file__).resolve().parents[1] / "pages" / "5_Status.py")
 
 
 def run_app() -> AppTest:
