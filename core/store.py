@@ -85,7 +85,7 @@ class ChromaStore:
 
     def open_for_ingest(self, name: str, model_id: str, dim: int, description: str = "") -> CollectionInfo:
         """Create the collection for this embedder, or check that an existing one was embedded the same way."""
-        _check_name(name)
+        check_collection_name(name)
         with _server_errors(self.location):
             collection = self._client.get_or_create_collection(
                 PREFIX + name, configuration={"hnsw": HNSW}, embedding_function=None,
@@ -198,7 +198,7 @@ class ChromaStore:
         """The Chroma collection behind a Polydesk collection name."""
         from chromadb.errors import NotFoundError
 
-        _check_name(name)
+        check_collection_name(name)
         with _server_errors(self.location):
             try:
                 return self._client.get_collection(PREFIX + name, embedding_function=None)
@@ -262,7 +262,7 @@ def from_record(chunk_id: str, text: str, metadata: dict[str, Any]) -> Chunk:
     )
 
 
-def _check_name(name: str) -> None:
+def check_collection_name(name: str) -> None:
     """Collection names: letters, digits, '-' and '_', starting and ending with a letter or digit."""
     if not NAME.match(name):
         raise UnknownCollection(
