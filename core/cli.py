@@ -70,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print JSON")
     ask.set_defaults(run=_ask)
 
+    doctor = commands.add_parser("doctor", help="check every configured backend, the store and the reranker")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+    doctor.set_defaults(run=_doctor)
+
     admin = commands.add_parser("admin", help="administrator account")
     admin.add_argument("action", choices=["set-password"], help="create the admin password hash to configure")
     admin.set_defaults(run=_admin)
@@ -234,6 +238,17 @@ def _ask(args: argparse.Namespace) -> int:
               f"{' > '.join(chunk.heading_path)}")
     print("\nms: " + ", ".join(f"{k} {v:.1f}" for k, v in run.timings_ms.items()))
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    """Print the checks; exit 1 when one failed."""
+    from core.doctor import diagnose, render_table
+    from core.rerank import make_reranker
+
+    settings = load_settings()
+    diagnosis = diagnose(settings, reranker=lambda: make_reranker(settings))
+    print(json.dumps(diagnosis.to_dict(), ensure_ascii=False, indent=2) if args.json else render_table(diagnosis))
+    return 0 if diagnosis.ok else 1
 
 
 def _admin(args: argparse.Namespace) -> int:
