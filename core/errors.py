@@ -31,3 +31,7 @@ class EmbeddingMismatch(PolydeskError):
 
 class UnknownCollection(PolydeskError):
     """A collection name that does not exist, or is not a valid name."""
+
+
+class BadInput(PolydeskError):
+    """A file or value given to a command or a page cannot be used; the message says what to change."""
