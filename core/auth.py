@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from argon2 import PasswordHasher
@@ -238,3 +239,16 @@ def set_password_instructions(password_hash: str, admin_user: str = "admin") -> 
         f"The user name is '{admin_user}' (change it with {ENV_PREFIX}ADMIN_USER or `admin_user`). "
         "The password itself is not stored anywhere; to change it, run this command again.\n"
     )
+
+
+@lru_cache(maxsize=1)
+def login_throttle() -> LoginThrottle:
+    """The process's sign-in throttle, shared by every browser session (keyed by user name and address)."""
+    return LoginThrottle()
+
+
+def throttle_key(user: str, address: object) -> str:
+    """The throttle key of a sign-in attempt: the user name as typed (case-insensitive) and the client's address
+    (anything but a non-empty string, e.g. None behind some proxies, counts as one unknown address)."""
+    known = address if isinstance(address, str) and address else "unknown address"
+    return f"{user.strip().casefold()}|{known}"

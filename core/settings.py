@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=512, ge=16, le=2048)
     chunk_overlap: int = Field(default=32, ge=0, le=256)
     max_file_mb: float = Field(default=20.0, gt=0)
+    uploads_path: Path = Path("data/uploads")  # the files admins uploaded, one folder per collection
+    upload_max_files: int = Field(default=200, ge=1)
+    upload_max_total_mb: float = Field(default=200.0, gt=0)
     languages: str = ""
 
     dense_k: int = Field(default=50, ge=1, le=1000)

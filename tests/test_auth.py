@@ -23,6 +23,7 @@ from core.auth import (
     new_session,
     require_admin,
     set_password_instructions,
+    throttle_key,
     verify_password,
 )
 from core.errors import ConfigError, PolydeskError
@@ -352,3 +353,12 @@ def test_set_password_instructions_round_trip_through_settings(admin_hash, monke
 def test_set_password_instructions_refuses_a_non_hash():
     with pytest.raises(ValueError):
         set_password_instructions(PASSWORD)
+
+
+@pytest.mark.parametrize(("user", "address", "expected"), [
+    (" Admin ", "10.0.0.7", "admin|10.0.0.7"),
+    ("admin", None, "admin|unknown address"),
+    ("admin", "", "admin|unknown address"),
+])
+def test_throttle_key_is_the_user_and_the_address(user, address, expected):
+    assert throttle_key(user, address) == expected

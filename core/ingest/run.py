@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +69,14 @@ class IngestReport:
         """Plain data, for JSON."""
         return {"collection": self.collection, "files": [asdict(f) for f in self.files], "totals": self.totals(),
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+
+    def to_csv(self) -> str:
+        """One row per file, for a spreadsheet."""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=[f.name for f in fields(FileOutcome)])
+        writer.writeheader()
+        writer.writerows(asdict(f) for f in self.files)
+        return out.getvalue()
 
 
 class Ingester:
