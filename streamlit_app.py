@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core.ask import AnswerRun
+from core.doctor import Diagnosis, diagnose
 from core.errors import PolydeskError
 from core.feedback import FeedbackEntry
 from core.generate import language_name, needs_translation, translate
 from core.language import DEFAULT_LANGUAGES
 from core.pipeline import Pipeline, sample_ingest, shared_pipeline
-from core.settings import load_settings
-from core.status import backend_statuses
+from core.settings import Settings, load_settings
 from core.types import Answer, Candidate
 
 HISTORY = "ask_history"  # list[Turn] of this browser session
@@ -105,9 +105,26 @@ def sidebar(pipeline: Pipeline) -> tuple[list[str], str | None]:
         language = st.selectbox("Answer language", codes,
                                 format_func=lambda c: "The question's language" if c == AUTO else language_name(c))
         st.divider()
-        for status in backend_statuses(pipeline.settings, pipeline.loaded_models()):
-            st.caption(f"{'🟢' if status.ok else '🔴'} **{status.role}** {status.model_id} — {status.detail}")
+        show_checks(pipeline)
     return chosen, None if language == AUTO else language
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def checked(settings: Settings, loaded: frozenset[str], probe: bool) -> Diagnosis:
+    """The doctor's checks of this configuration, at most every 30 s."""
+    pipeline = shared_pipeline(settings)
+    return diagnose(settings, loaded=loaded, store=lambda: pipeline.store,
+                    reranker=(lambda: pipeline.reranker) if probe else None)
+
+
+def show_checks(pipeline: Pipeline) -> None:
+    """The backends' status as `polydesk doctor` sees it; the reranker probe loads an in-process model on request."""
+    settings, loaded = pipeline.settings, pipeline.loaded_models()
+    probe = bool(settings.reranker_url) or "reranker" in loaded or st.button("Check the reranker")
+    for check in checked(settings, loaded, probe).checks:
+        if check.state != "ok" or not check.name.startswith("collection "):
+            icon = {"ok": "🟢", "warn": "🟠", "fail": "🔴"}[check.state]
+            st.caption(f"{icon} **{check.name}** {check.model} — {check.detail}")
 
 
 def ask(pipeline: Pipeline, question: str, collections: list[str], language: str | None) -> None:

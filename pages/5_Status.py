@@ -1,13 +1,15 @@
-"""Polydesk status page: the configured backends, whether each can be used, and the collections in the store."""
+"""Polydesk status page: `polydesk doctor`'s checks of the backends, the store and its collections."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from core.doctor import diagnose
 from core.errors import PolydeskError
 from core.pipeline import SAMPLE_COLLECTION, Pipeline, sample_ingest, shared_pipeline
 from core.settings import load_settings
-from core.status import backend_statuses
+
+STATE_ICONS = {"ok": "✅", "warn": "⚠️", "fail": "❌"}
 
 st.set_page_config(page_title="Polydesk status", page_icon="🛟", layout="wide")
 
@@ -26,7 +28,8 @@ def load_and_check(pipeline: Pipeline) -> None:
 
 
 st.title("Status")
-st.caption("Multilingual answers from your API documentation. This page shows the backends it uses.")
+st.caption("Multilingual answers from your API documentation. This page checks what it uses, like "
+           "`polydesk doctor`.")
 
 try:
     settings = load_settings()
@@ -41,22 +44,7 @@ if st.button("Load the models and run a check", type="primary"):
     except PolydeskError as exc:
         st.error(str(exc))
 
-statuses = backend_statuses(settings, pipeline.loaded_models())
-st.subheader("Model backends")
-st.dataframe(
-    [
-        {"role": s.role, "backend": s.kind, "model": s.model_id, "where": s.location, "ok": "✅" if s.ok else "❌",
-         "dimension": s.dimension, "detail": s.detail}
-        for s in statuses
-    ],
-    hide_index=True,
-    width="stretch",
-)
-for status in statuses:
-    if not status.ok:
-        st.warning(f"**{status.role}**: {status.detail}")
-
-st.subheader("Collections")
+collections_error: PolydeskError | None = None
 try:
     with st.spinner("First start: ingesting the sample documentation…"):
         report = sample_ingest(settings)
@@ -65,7 +53,29 @@ try:
                 f"{report.totals()['added']} chunks.")
     collections = pipeline.store.collections()
 except PolydeskError as exc:
-    st.warning(f"The collections cannot be shown: {exc}")
+    collections, collections_error = [], exc
+
+# The reranker probe is free for a server or a loaded model; an in-process model is loaded by the button above.
+probe = bool(settings.reranker_url) or "reranker" in pipeline.loaded_models()
+diagnosis = diagnose(settings, loaded=pipeline.loaded_models(), store=lambda: pipeline.store,
+                     reranker=(lambda: pipeline.reranker) if probe else None)
+st.subheader("Checks")
+st.dataframe(
+    [{"check": c.name, "state": STATE_ICONS[c.state], "model": c.model, "where": c.where, "dimension": c.dimension,
+      "detail": c.detail} for c in diagnosis.checks],
+    hide_index=True,
+    width="stretch",
+)
+if not probe:
+    st.caption("The reranker probe (a relevant and an irrelevant passage must score differently) runs once the "
+               "in-process reranker is loaded: use the button above.")
+for check in diagnosis.checks:
+    if check.state != "ok":
+        st.warning(f"**{check.name}**: {check.detail}")
+
+st.subheader("Collections")
+if collections_error is not None:
+    st.warning(f"The collections cannot be shown: {collections_error}")
 else:
     st.dataframe(
         [{"collection": c.name, "chunks": c.chunks, "embedding model": c.embedding_model,

@@ -22,14 +22,17 @@ def test_local_models_load_and_report_their_dimension(monkeypatch, tmp_path, rer
     app = run_app()
     assert not app.exception
     table = app.dataframe[0].value
-    assert list(table["role"]) == ["embedding", "reranker"]
-    assert list(table["ok"]) == ["✅", "✅"] and table["dimension"][0] == 64
+    assert list(table["check"])[:2] == ["embedding", "reranker"] and "reranker probe" not in list(table["check"])
+    assert list(table["state"])[:2] == ["✅", "✅"] and table["dimension"][0] == 64
     assert "on disk, loads at first use" in list(table["detail"])
     app.button[0].click().run()
     assert not app.exception and not app.error
     successes = " ".join(s.value for s in app.success)
     assert "returns 64 dimensions" in successes and "scored two passages" in successes
-    assert list(app.dataframe[0].value["detail"]) == ["loaded", "loaded"]
+    checks = app.dataframe[0].value.set_index("check")
+    assert list(checks.loc[["embedding", "reranker"], "detail"]) == ["loaded", "loaded"]
+    probe = checks.loc["reranker probe"]
+    assert probe["state"] != "❌" and "relevant passage" in probe["detail"]
     collections = app.dataframe[1].value
     assert list(collections["collection"]) == ["parcelio-sample"] and collections["chunks"][0] > 100
     assert "Ingested the sample documentation" in app.info[0].value
