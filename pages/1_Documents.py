@@ -27,7 +27,7 @@ ADMIN = "admin_session"  # the AdminSession of this browser session; only a succ
 PENDING = "documents_pending"  # ("remove", collection, source) | ("delete", collection) awaiting confirmation
 NOTICE = "documents_notice"  # a success message to show after the rerun that follows an action
 POLLING = "documents_polling"  # True while the jobs panel refreshes itself
-NEW_COLLECTION = "➕ New collection"
+NEW_COLLECTION = "New collection…"
 POLL_SECONDS = 1.0
 
 st.set_page_config(page_title="Polydesk documents", page_icon="🛟", layout="wide")
