@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -179,3 +180,30 @@ def test_hostile_zip_is_refused_with_a_reason_and_writes_nothing(page_env, entri
     assert reason in report["reason"][0].lower()
     assert shared_document_admin(load_settings()).pipeline.store.collections() == []
     assert not [p for p in (page_env / "uploads").rglob("*") if p.is_file()]
+
+
+def test_a_running_ingest_goes_on_when_the_admin_leaves_and_shows_when_they_return(page_env, monkeypatch):
+    desk = shared_document_admin(load_settings())
+    release = threading.Event()
+    original = desk.pipeline.ingest
+
+    def held_ingest(*args, **kwargs):
+        release.wait(120)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(desk.pipeline, "ingest", held_ingest)
+    first = signed_in()
+    first.text_input(key="new-collection").input("webhooks")
+    first.file_uploader(key="uploads").set_value([("webhooks.md", GOOD_MD.encode(), "text/markdown")])
+    first.run()
+    next(b for b in first.button if b.label == "Ingest").click().run()
+    try:
+        returning = signed_in()  # another visit while the ingest is held
+        assert "running" in " ".join(m.value for m in returning.markdown)
+        assert returning.get("progress")
+    finally:
+        release.set()
+    finish_jobs()
+    returning.run()
+    assert "finished" in " ".join(m.value for m in returning.markdown)
+    assert list(returning.dataframe[0].value["status"]) == ["ok"]
