@@ -93,7 +93,7 @@ def password_sign_in(settings: Settings) -> None:
 
 def sso_sign_in(settings: Settings) -> None:
     """Single sign-on through st.login; only e-mails on the admin list get an admin session."""
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in"):
         st.button("Sign in with single sign-on", on_click=st.login)
         return
     email = st.user.get("email")

@@ -207,3 +207,34 @@ def test_a_running_ingest_goes_on_when_the_admin_leaves_and_shows_when_they_retu
     returning.run()
     assert "finished" in " ".join(m.value for m in returning.markdown)
     assert list(returning.dataframe[0].value["status"]) == ["ok"]
+
+
+SSO = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "polydesk",
+       "client_secret": "secret", "server_metadata_url": "https://login.example.com/.well-known/openid-configuration"}
+
+
+def sso_visit(user: dict | None) -> AppTest:
+    """A visit with single sign-on configured, as the given OIDC user (None: not signed in)."""
+    app = AppTest.from_file(APP, default_timeout=300)
+    app.secrets["auth"] = SSO
+    app.user.clear()
+    app.user.update({"is_logged_in": True, **user} if user else {"is_logged_in": False})
+    return app.run()
+
+
+def test_single_sign_on_admits_only_listed_emails(page_env, monkeypatch):
+    monkeypatch.delenv("POLYDESK_ADMIN_PASSWORD_HASH")
+    monkeypatch.setenv("POLYDESK_ADMIN_EMAILS", "ana@example.com, li@example.com")
+    app = sso_visit(None)
+    assert [b.label for b in app.button] == ["Sign in with single sign-on"] and not app.text_input
+    app = sso_visit({"email": "mallory@example.com"})
+    assert "mallory@example.com, which is not on the admin list" in app.error[0].value and not app.file_uploader
+    app = sso_visit({"email": "Li@Example.com"})
+    assert not app.exception and app.file_uploader
+    assert "Signed in as **Li@Example.com**" in " ".join(c.value for c in app.sidebar.caption)
+
+
+def test_single_sign_on_without_an_admin_list_is_not_an_admin_configuration(page_env, monkeypatch):
+    monkeypatch.delenv("POLYDESK_ADMIN_PASSWORD_HASH")
+    app = sso_visit({"email": "ana@example.com"})
+    assert "No admin is configured" in app.info[0].value and not app.file_uploader and not app.button
