@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -260,3 +261,35 @@ def test_model_the_server_does_not_serve(vllm_servers, tmp_path):
     client = VLLMReranker(server.url, "Qwen/Qwen3-Reranker-8B", WEB_SEARCH_INSTRUCTION, timeout=60)
     with pytest.raises(BackendUnavailable, match="HTTP 404.*Qwen/Qwen3-Reranker-8B"):
         client.rerank("q", ["a", "b"])
+
+
+@pytest.fixture
+def ingested(tmp_path, reranker_dir, embedder_dir) -> Path:
+    """A store whose collection `docs` was embedded with the tiny embedder; returns the store's folder."""
+    from core.pipeline import Pipeline
+    from tests.conftest import SAMPLE
+
+    chroma = tmp_path / "chroma"
+    assert not Pipeline(tiny_settings(reranker_dir, embedder_dir, chroma)).ingest([SAMPLE / "en" / "errors.md"],
+                                                                                  "docs").failed
+    return chroma
+
+
+def test_search_with_another_embedding_model_is_a_clear_error(ingested, tmp_path, reranker_dir, embedder_dir):
+    other = shutil.copytree(embedder_dir, tmp_path / "other-embedder")  # same dimension, another model id
+    done = polydesk("search", "429", "--collection", "docs", POLYDESK_CHROMA_PATH=str(ingested),
+                    POLYDESK_EMBEDDING_MODEL=str(other), POLYDESK_RERANKER_MODEL=str(reranker_dir))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"error: Collection 'docs' was embedded with {embedder_dir} at 64 dimensions, but the configured " \
+           f"embedder is {other} at 64" in done.stderr
+    assert "polydesk collections delete docs" in done.stderr
+
+
+@pytest.mark.parametrize("setting", ["POLYDESK_RERANKER_MODEL", "POLYDESK_EMBEDDING_MODEL"])
+def test_search_with_a_model_that_does_not_exist_is_a_clear_error(ingested, tmp_path, reranker_dir, embedder_dir,
+                                                                  setting):
+    env = {"POLYDESK_CHROMA_PATH": str(ingested), "POLYDESK_EMBEDDING_MODEL": str(embedder_dir),
+           "POLYDESK_RERANKER_MODEL": str(reranker_dir), setting: str(tmp_path / "no-such-model")}
+    done = polydesk("search", "429", "--collection", "docs", **env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "neither an existing folder nor a Hugging Face model id" in done.stderr and setting in done.stderr
