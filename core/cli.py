@@ -74,6 +74,34 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print JSON")
     doctor.set_defaults(run=_doctor)
 
+    evaluate = commands.add_parser("eval", help="Recall@k, MRR@10 and nDCG@10 per language and search stage")
+    evaluate.add_argument("--collection", required=True, help="the collection to search")
+    evaluate.add_argument("--qrels", required=True, type=Path, help="labelled queries, JSON Lines (see README)")
+    evaluate.add_argument("--stage", action="append", dest="stages",
+                          help="a stage to measure (repeat; default all: dense, lexical, fused, reranked)")
+    evaluate.add_argument("--k", action="append", type=int, dest="ks",
+                          help="a Recall@k cut-off (repeat; default 1 5 10)")
+    evaluate.add_argument("--by", choices=["language", "pair"], default="language",
+                          help="group by the query's language, or by query→passage language pair")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.set_defaults(run=_eval)
+
+    build = commands.add_parser("eval-build", help="make cross-language qrels from a parallel corpus")
+    build.add_argument("corpus", type=Path, help="the corpus folder, holding manifest.jsonl")
+    build.add_argument("--out", required=True, type=Path, help="the JSON Lines file to write")
+    build.add_argument("--language", action="append", dest="languages", help="a language to include (repeat)")
+    build.add_argument("--pages", type=int, help="only the first N pages of the manifest, by path")
+    build.add_argument("--cross-only", action="store_true", help="leave out queries whose passage is in their language")
+    build.set_defaults(run=_eval_build)
+
+    compare = commands.add_parser("compare", help="one question in several languages: how alike are the rankings?")
+    _collections_option(compare)
+    compare.add_argument("--queries", required=True, type=Path, help='JSON file: {"en": "question", "de": ...}')
+    compare.add_argument("--reference", help="the language the others are compared with (default the first)")
+    compare.add_argument("--k", type=int, default=10, help="how many passages per language (default 10)")
+    compare.add_argument("--json", action="store_true", help="print JSON")
+    compare.set_defaults(run=_compare)
+
     admin = commands.add_parser("admin", help="administrator account")
     admin.add_argument("action", choices=["set-password"], help="create the admin password hash to configure")
     admin.set_defaults(run=_admin)
@@ -249,6 +277,76 @@ def _doctor(args: argparse.Namespace) -> int:
     diagnosis = diagnose(settings, reranker=lambda: make_reranker(settings))
     print(json.dumps(diagnosis.to_dict(), ensure_ascii=False, indent=2) if args.json else render_table(diagnosis))
     return 0 if diagnosis.ok else 1
+
+
+def _eval(args: argparse.Namespace) -> int:
+    """Print the per-language, per-stage metrics of a collection on labelled queries."""
+    from core.evaluate import DEFAULT_KS, STAGES, evaluate, report_table
+    from core.pipeline import Pipeline
+    from core.qrels import read_qrels
+
+    queries = read_qrels(args.qrels)
+
+    def show(done: int, total: int) -> None:
+        if done % 200 == 0 or done == total:
+            print(f"[{done}/{total}] queries", file=sys.stderr)
+
+    report = evaluate(Pipeline(load_settings()), args.collection, queries, args.stages or STAGES,
+                      args.ks or DEFAULT_KS, args.by, show)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report_table(report))
+    return 0
+
+
+def _eval_build(args: argparse.Namespace) -> int:
+    """Write cross-language qrels built from a parallel corpus."""
+    from core.parallel_qrels import parallel_qrels
+    from core.qrels import qrels_jsonl
+
+    queries = parallel_qrels(args.corpus, args.languages, args.pages, same_language=not args.cross_only)
+    args.out.write_text(qrels_jsonl(queries), encoding="utf-8")
+    print(f"Wrote {len(queries)} queries ({len({q.language for q in queries})} languages) to {args.out}.")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """Search each language's version of a question and compare the rankings with the reference language."""
+    from core.compare import comparison_json, language_stats, read_questions, run_languages
+    from core.pipeline import Pipeline
+
+    questions = read_questions(args.queries)
+    reference = args.reference or next(iter(questions))
+    pipeline = Pipeline(load_settings())
+    for name in args.collections:
+        pipeline.store.info(name)  # an unknown collection fails before any model loads
+    runs = run_languages(pipeline, questions, args.collections, args.k)
+    stats = language_stats(runs, reference, args.k)
+    if args.json:
+        print(json.dumps(comparison_json(runs, stats, reference, args.k), ensure_ascii=False, indent=2))
+        return 0
+    for run in runs:
+        for warning in run.warnings:
+            print(f"warning [{run.language}]: {warning}", file=sys.stderr)
+    print(f"reference: {reference}, k = {args.k}\n")
+    print(f"{'lang':<8} {'top-1':>5} {'top-3':>5} {'overlap':>7} {'tau':>6} {'RBO':>5} {'mean':>6} {'std':>6}"
+          "  question")
+    for s in stats:
+        cells = [_number(v, width) for v, width in ((s.top1_agreement, 5), (s.top3_agreement, 5),
+                                                     (s.overlap_at_k, 7), (s.kendall_tau, 6), (s.rbo, 5),
+                                                     (s.mean_score, 6), (s.std_score, 6))]
+        print(f"{s.language:<8} {' '.join(cells)}  {_preview(s.question)}")
+    for run in runs:
+        print(f"\n[{run.language}] {run.question}")
+        for rank, (candidate, score) in enumerate(zip(run.candidates, run.scores, strict=True), 1):
+            chunk = candidate.chunk
+            print(f"  #{rank:<3} {score:.3f}  [{chunk.language or '?'}]  {chunk.source}#{chunk.anchor}")
+    return 0
+
+
+def _number(value: float | None, width: int) -> str:
+    """A statistic right-aligned with two decimals, or a dash where it is undefined."""
+    return f"{value:>{width}.2f}" if value is not None else f"{'–':>{width}}"
 
 
 def _admin(args: argparse.Namespace) -> int:

@@ -225,7 +225,8 @@ def language_stats(runs: Sequence[LanguageRun], reference: str, k: int = 10,
     """Every language against the reference language (which scores 1.0 against itself)."""
     by_language = {run.language: run for run in runs}
     if reference not in by_language:
-        raise ValueError(f"the reference language {reference!r} is not among {sorted(by_language)}")
+        raise BadInput(f"The reference language {reference!r} is not among the question's languages "
+                       f"{', '.join(by_language)}: choose one of them.")
     base = by_language[reference]
     stats = []
     for run in runs:

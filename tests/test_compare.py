@@ -137,7 +137,7 @@ def test_language_stats_against_the_reference(runs):
     assert de.kendall_tau is None  # a and b tied in German: no order to compare
     assert (de.mean_score, de.std_score) == (pytest.approx(0.8), pytest.approx(0.0))
     assert (ja.top1_agreement, ja.overlap_at_k, ja.kendall_tau, ja.rbo, ja.mean_score) == (0.0, 0.0, None, 0.0, None)
-    with pytest.raises(ValueError, match="'fr'"):
+    with pytest.raises(BadInput, match="'fr'"):
         language_stats(runs, "fr")
 
 
@@ -168,3 +168,51 @@ def test_bad_questions_are_explained(text, message):
 
 def test_questions_are_trimmed():
     assert parse_questions('{"en": " Hi? ", "de": "Hallo?"}') == {"en": "Hi?", "de": "Hallo?"}
+
+
+@pytest.fixture
+def sample_env(monkeypatch, sample_pipeline):
+    """POLYDESK_* variables pointing the command at the sample pipeline's models and store."""
+    settings = sample_pipeline.settings
+    for name, value in {"POLYDESK_RERANKER_MODEL": settings.reranker_model, "POLYDESK_DEVICE": "cpu",
+                        "POLYDESK_EMBEDDING_MODEL": settings.embedding_model,
+                        "POLYDESK_CHROMA_PATH": str(settings.chroma_path)}.items():
+        monkeypatch.setenv(name, value)
+    return sample_pipeline
+
+
+QUESTIONS = {"en": "How do I refresh an expired token?", "es": "¿Cómo renuevo un token caducado?",
+             "ja": "期限切れのトークンを更新するには？"}
+
+
+def test_compare_command_json_matches_the_search(sample_env, tmp_path, capsys):
+    from core.cli import main
+
+    questions = tmp_path / "questions.json"
+    questions.write_text(json.dumps(QUESTIONS, ensure_ascii=False), encoding="utf-8")
+    assert main(["compare", "--collection", "parcelio", "--queries", str(questions), "--k", "5", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [lang["language"] for lang in data["languages"]] == ["en", "es", "ja"] and data["reference"] == "en"
+    expected = sample_env.search(QUESTIONS["es"], ["parcelio"], top_n=5).candidates
+    assert [r["passage"] for r in data["languages"][1]["results"]] == [f"parcelio:{c.chunk.id}" for c in expected]
+    assert [r["score"] for r in data["languages"][1]["results"]] == pytest.approx([c.rerank_score for c in expected])
+    first = data["statistics"][0]
+    assert (first["language"], first["top1_agreement"], first["overlap_at_k"]) == ("en", 1.0, 1.0)
+    assert main(["compare", "--collection", "parcelio", "--queries", str(questions), "--reference", "ja"]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("reference: ja, k = 10") and "[es] ¿Cómo renuevo un token caducado?" in table
+
+
+def test_compare_command_explains_bad_input(sample_env, tmp_path, capsys):
+    from core.cli import main
+
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    good = tmp_path / "good.json"
+    good.write_text('{"en": "token"}')
+    for args, message in [(["--queries", str(empty)], "holds no question"),
+                          (["--queries", str(tmp_path / "none.json")], "does not exist"),
+                          (["--queries", str(good), "--reference", "fr"], "reference language 'fr'"),
+                          (["--queries", str(good), "--collection", "nope"], "nope")]:
+        assert main(["compare", "--collection", "parcelio", *args]) == 1
+        assert message in capsys.readouterr().err, args
