@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from core.batching import MergingQueue
 from core.embed import query_text, truncate_and_normalise
 from core.errors import ConfigError, MissingDependency
 from core.model_source import resolve_model
@@ -53,7 +53,7 @@ class QwenLocalEmbedder:
         self.dim = dim or full_dim
         self.instruction = instruction
         self.batch_size = batch_size
-        self._lock = threading.Lock()
+        self._queue: MergingQueue[str, np.ndarray] = MergingQueue(self._run)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QwenLocalEmbedder:
@@ -67,13 +67,15 @@ class QwenLocalEmbedder:
         )
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors of `dim` values for texts already in their final form."""
+        """Unit vectors of `dim` values for texts already in their final form; concurrent calls share a batch."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            vectors = self._model.encode(
-                list(texts), batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
-            )
+        return np.asarray(self._queue.submit(None, texts))
+
+    def _run(self, _key: Hashable, texts: list[str]) -> np.ndarray:
+        """One model call over texts of one or more callers."""
+        vectors = self._model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                                     show_progress_bar=False)
         return truncate_and_normalise(vectors, self.dim)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 
+from core.batching import MergingQueue
 from core.errors import MissingDependency
 from core.model_source import resolve_model
 from core.rerank import top_ranked
@@ -32,7 +32,7 @@ class QwenLocalReranker:
         self.model_id = model_id
         self.instruction = instruction
         self.batch_size = batch_size
-        self._lock = threading.Lock()
+        self._queue: MergingQueue[tuple[str, str], float] = MergingQueue(self._predict)
         self._model = CrossEncoder(
             str(folder),
             device=device,
@@ -62,15 +62,15 @@ class QwenLocalReranker:
         return [ids[mask.bool()].tolist() for ids, mask in rows]
 
     def scores(self, query: str, documents: Sequence[str], instruction: str | None = None) -> list[float]:
-        """P(yes) for each document, in input order."""
+        """P(yes) for each document, in input order; concurrent calls with one instruction share a batch."""
         if not documents:
             return []
-        pairs = [(query, document) for document in documents]
-        with self._lock:
-            values = self._model.predict(
-                pairs, prompt=instruction or self.instruction, batch_size=self.batch_size,
-                show_progress_bar=False,
-            )
+        return list(self._queue.submit(instruction or self.instruction, [(query, d) for d in documents]))
+
+    def _predict(self, instruction: Hashable, pairs: list[tuple[str, str]]) -> list[float]:
+        """One model call over (query, document) pairs that share an instruction."""
+        values = self._model.predict(pairs, prompt=str(instruction), batch_size=self.batch_size,
+                                     show_progress_bar=False)
         return [float(v) for v in values]
 
     def rerank(
