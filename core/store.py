@@ -1,14 +1,22 @@
-"""Chroma as the single source of truth for chunks: one Chroma collection per documentation collection."""
+"""Chroma as the single source of truth for chunks: one Chroma collection per documentation collection.
+
+Writes are atomic to readers through generations. Each chunk records the generation that wrote it (`written`) and
+the one that replaced it (`retired`); the collection records the last committed generation. A source's new chunks
+and the retirement of its old ones are written under the next generation, then one metadata write commits it.
+Readers see only chunks written by and not retired at the committed generation, and read again when a commit
+happened while they read, so a document changes from its old chunks to its new ones in one step.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import httpx
@@ -24,7 +32,10 @@ NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
 HNSW = {"space": "cosine", "ef_construction": 100, "max_neighbors": 16, "ef_search": 128}
 WRITE_BATCH = 2000
 CHUNK_FIELDS = ("source", "title", "heading_path", "anchor", "language", "chunk_index", "content_hash",
-                "token_count", "kind")
+                "token_count", "kind", "written", "retired")
+NEVER = 2**62  # `retired` of a chunk that no generation has replaced
+READ_ATTEMPTS = 5
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class ChromaStore:
     def __init__(self, client: Any, location: str) -> None:
         self._client = client
         self.location = location
+        self._write_lock = threading.RLock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChromaStore:
@@ -90,7 +102,7 @@ class ChromaStore:
             collection = self._client.get_or_create_collection(
                 PREFIX + name, configuration={"hnsw": HNSW}, embedding_function=None,
                 metadata={"embedding_model": model_id, "embedding_dim": dim, "description": description,
-                          "rerank_instruction": "", "revision": uuid.uuid4().hex},
+                          "rerank_instruction": "", "revision": uuid.uuid4().hex, "generation": 0},
             )
         info = self._info(collection)
         check_embedder(info, model_id, dim)
@@ -111,8 +123,8 @@ class ChromaStore:
 
     def source_state(self, name: str, source: str) -> StoredState:
         """The ids, content hashes and positions of one source file's chunks."""
-        with _server_errors(self.location):
-            found = self._open(name).get(where={"source": source}, include=["metadatas"])
+        found = self._read(name, lambda collection, visible: collection.get(
+            where=_both({"source": source}, visible), include=["metadatas"]))
         metadatas = found["metadatas"] or []
         return StoredState(
             {i: str(m["content_hash"]) for i, m in zip(found["ids"], metadatas, strict=True)},
@@ -130,18 +142,22 @@ class ChromaStore:
 
     def write_source(self, name: str, chunks: Sequence[Chunk], embeddings: np.ndarray,
                      stale_ids: Sequence[str]) -> None:
-        """Upsert a source's new chunks, then delete its stale ones; re-running after a crash converges."""
-        collection = self._open(name)
-        with _server_errors(self.location):
-            for start in range(0, len(chunks), WRITE_BATCH):
-                batch = chunks[start : start + WRITE_BATCH]
-                collection.upsert(
-                    ids=[c.id for c in batch], documents=[c.text for c in batch],
-                    embeddings=embeddings[start : start + WRITE_BATCH], metadatas=[to_metadata(c) for c in batch],
-                )
-            for start in range(0, len(stale_ids), WRITE_BATCH):
-                collection.delete(ids=list(stale_ids[start : start + WRITE_BATCH]))
-        self._modify(name, revision=uuid.uuid4().hex)
+        """Add a source's new chunks and retire its stale ones in one commit; re-running after a crash converges."""
+        with self._write_lock:
+            collection = self._open(name)
+            with _server_errors(self.location):
+                following = _prepare(collection) + 1
+                for start in range(0, len(chunks), WRITE_BATCH):
+                    batch = chunks[start : start + WRITE_BATCH]
+                    collection.upsert(
+                        ids=[c.id for c in batch], documents=[c.text for c in batch],
+                        embeddings=embeddings[start : start + WRITE_BATCH],
+                        metadatas=[to_metadata(c) | {"written": following, "retired": NEVER} for c in batch],
+                    )
+                _set_retired(collection, list(stale_ids), following)
+            self._modify(name, revision=uuid.uuid4().hex, generation=following)
+            with _server_errors(self.location):
+                _delete(collection, list(stale_ids))
 
     def delete_source(self, name: str, source: str) -> int:
         """Remove one document's chunks; returns how many there were."""
@@ -167,8 +183,8 @@ class ChromaStore:
         """These chunks, in the order asked; ids that no longer exist are skipped."""
         if not ids:
             return []
-        with _server_errors(self.location):
-            found = self._open(name).get(ids=list(ids), include=["documents", "metadatas"])
+        found = self._read(name, lambda collection, visible: collection.get(
+            ids=list(ids), where=visible, include=["documents", "metadatas"]))
         by_id = {i: from_record(i, d, m) for i, d, m in zip(found["ids"], found["documents"], found["metadatas"],
                                                              strict=True)}
         return [by_id[i] for i in ids if i in by_id]
@@ -176,23 +192,35 @@ class ChromaStore:
     def dense_search(self, name: str, query: np.ndarray, k: int,
                      languages: Sequence[str] | None = None) -> list[tuple[str, float]]:
         """The k nearest chunks as (id, cosine similarity), best first, optionally only in some languages."""
-        where = {"language": {"$in": list(languages)}} if languages else None
-        collection = self._open(name)
-        with _server_errors(self.location):
-            found = collection.query(query_embeddings=[query], n_results=k, where=where, include=["distances"])
+        wanted = {"language": {"$in": list(languages)}} if languages else None
+        found = self._read(name, lambda collection, visible: collection.query(
+            query_embeddings=[query], n_results=k, where=_both(wanted, visible), include=["distances"]))
         return [(i, 1.0 - float(d)) for i, d in zip(found["ids"][0], found["distances"][0], strict=True)]
 
     def _all(self, name: str, include: list[str]) -> dict[str, Any]:
-        """Everything of a collection, read in pages."""
-        collection = self._open(name)
-        merged: dict[str, list] = {"ids": [], **{field: [] for field in include}}
-        with _server_errors(self.location):
-            total = collection.count()
-            for offset in range(0, total, WRITE_BATCH):
-                page = collection.get(include=include, offset=offset, limit=WRITE_BATCH)
+        """Every visible chunk of a collection: the ids at once, then their fields in pages by id."""
+        def read(collection: Any, visible: dict | None) -> dict[str, list]:
+            ids = collection.get(where=visible, include=[])["ids"]
+            merged: dict[str, list] = {"ids": [], **{field: [] for field in include}}
+            for start in range(0, len(ids), WRITE_BATCH):
+                page = collection.get(ids=ids[start : start + WRITE_BATCH], include=include)
                 for field in merged:
                     merged[field].extend(page[field])
-        return merged
+            return merged
+
+        return self._read(name, read)
+
+    def _read(self, name: str, read: Callable[[Any, dict | None], T]) -> T:
+        """`read(collection, where clause of the visible chunks)`, again when a write was committed meanwhile."""
+        collection = self._open(name)
+        for _ in range(READ_ATTEMPTS):
+            generation = _generation(collection)
+            with _server_errors(self.location):
+                result = read(collection, _visible(generation))
+            collection = self._open(name)
+            if _generation(collection) == generation:
+                break
+        return result
 
     def _open(self, name: str) -> Any:
         """The Chroma collection behind a Polydesk collection name."""
@@ -211,10 +239,11 @@ class ChromaStore:
         )
 
     def _modify(self, name: str, **changes: Any) -> CollectionInfo:
-        """Merge changes into a collection's metadata."""
-        collection = self._open(name)
-        with _server_errors(self.location):
-            collection.modify(metadata={**(collection.metadata or {}), **changes})
+        """Merge changes into a collection's metadata (one writer at a time, so no commit is undone)."""
+        with self._write_lock:
+            collection = self._open(name)
+            with _server_errors(self.location):
+                collection.modify(metadata={**(collection.metadata or {}), **changes})
         return self._info(collection)
 
     def _info(self, collection: Any) -> CollectionInfo:
@@ -238,6 +267,58 @@ def check_embedder(info: CollectionInfo, model_id: str, dim: int) -> None:
             f"POLYDESK_EMBEDDING_DIM back to the collection's, or re-embed it: "
             f"`polydesk collections delete {info.name}` and ingest its files again."
         )
+
+
+def _generation(collection: Any) -> int | None:
+    """The last committed generation, or None for a collection written before generations existed."""
+    value = (collection.metadata or {}).get("generation")
+    return None if value is None else int(value)
+
+
+def _visible(generation: int | None) -> dict | None:
+    """The where clause of the chunks visible at a generation (None: every chunk)."""
+    if generation is None:
+        return None
+    return {"$and": [{"written": {"$lte": generation}}, {"retired": {"$gt": generation}}]}
+
+
+def _both(first: dict | None, second: dict | None) -> dict | None:
+    """Two where clauses joined with $and, either of them possibly absent."""
+    if first is None or second is None:
+        return first or second
+    return {"$and": [first, second]}
+
+
+def _prepare(collection: Any) -> int:
+    """The committed generation, after undoing what a crashed write left and stamping chunks from before generations."""
+    generation = _generation(collection)
+    if generation is None:
+        found = collection.get(include=["metadatas"])
+        for start in range(0, len(found["ids"]), WRITE_BATCH):
+            collection.update(ids=found["ids"][start : start + WRITE_BATCH], metadatas=[
+                {**m, "written": 0, "retired": NEVER} for m in found["metadatas"][start : start + WRITE_BATCH]])
+        collection.modify(metadata={**(collection.metadata or {}), "generation": 0})
+        return 0
+    _delete(collection, collection.get(where={"written": {"$gt": generation}}, include=[])["ids"])
+    _delete(collection, collection.get(where={"retired": {"$lte": generation}}, include=[])["ids"])
+    undone = collection.get(where={"$and": [{"retired": {"$gt": generation}}, {"retired": {"$lt": NEVER}}]},
+                            include=[])["ids"]
+    _set_retired(collection, undone, NEVER)
+    return generation
+
+
+def _set_retired(collection: Any, ids: list[str], generation: int) -> None:
+    """Mark chunks as replaced by a generation (NEVER: not replaced)."""
+    for start in range(0, len(ids), WRITE_BATCH):
+        found = collection.get(ids=ids[start : start + WRITE_BATCH], include=["metadatas"])
+        if found["ids"]:
+            collection.update(ids=found["ids"], metadatas=[{**m, "retired": generation} for m in found["metadatas"]])
+
+
+def _delete(collection: Any, ids: list[str]) -> None:
+    """Delete chunks by id, in batches."""
+    for start in range(0, len(ids), WRITE_BATCH):
+        collection.delete(ids=ids[start : start + WRITE_BATCH])
 
 
 def to_metadata(chunk: Chunk) -> dict[str, str | int]:
