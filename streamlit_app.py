@@ -153,7 +153,7 @@ except PolydeskError as exc:
 st.title("Ask")
 history: list[Turn] = st.session_state.setdefault(HISTORY, [])
 if not collections:
-    st.info("Choose at least one collection in the sidebar (an admin adds them with `polydesk ingest`).")
+    st.info("Choose at least one collection in the sidebar (an admin adds them on the Documents page).")
 for index, turn in enumerate(history):
     with st.chat_message("user"):
         st.markdown(turn.question)
