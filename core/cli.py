@@ -91,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--out", required=True, type=Path, help="the JSON Lines file to write")
     build.add_argument("--language", action="append", dest="languages", help="a language to include (repeat)")
     build.add_argument("--pages", type=int, help="only the first N pages of the manifest, by path")
-    build.add_argument("--cross-only", action="store_true", help="leave out queries whose passage is in their language")
+    build.add_argument("--pairs", choices=["all", "same", "cross"], default="all",
+                       help="language pairs: all, same (query and passage in one language) or cross (two)")
     build.set_defaults(run=_eval_build)
 
     compare = commands.add_parser("compare", help="one question in several languages: how alike are the rankings?")
@@ -304,7 +305,7 @@ def _eval_build(args: argparse.Namespace) -> int:
     from core.parallel_qrels import parallel_qrels
     from core.qrels import qrels_jsonl
 
-    queries = parallel_qrels(args.corpus, args.languages, args.pages, same_language=not args.cross_only)
+    queries = parallel_qrels(args.corpus, args.languages, args.pages, args.pairs)
     args.out.write_text(qrels_jsonl(queries), encoding="utf-8")
     print(f"Wrote {len(queries)} queries ({len({q.language for q in queries})} languages) to {args.out}.")
     return 0

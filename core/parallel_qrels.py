@@ -55,9 +55,13 @@ def sections(markdown: str) -> list[Section]:
     return found
 
 
+PAIRS = ("all", "same", "cross")
+
+
 def parallel_qrels(corpus: Path, languages: Sequence[str] | None = None, pages: int | None = None,
-                   same_language: bool = True) -> list[LabelledQuery]:
-    """Queries for every section and language pair of the first `pages` pages (by path) of the manifest."""
+                   pairs: str = "all") -> list[LabelledQuery]:
+    """Queries for the first `pages` pages (by path) of the manifest: every section, every language pair
+    (`all`), only pairs of one language (`same`: heading and section in X) or only of two (`cross`)."""
     manifest = corpus / MANIFEST
     try:
         entries = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -74,7 +78,7 @@ def parallel_qrels(corpus: Path, languages: Sequence[str] | None = None, pages: 
                        for code, file in files.items()}
         for x, x_sections in by_language.items():
             for y, y_sections in by_language.items():
-                if x == y and not same_language:
+                if (pairs == "same" and x != y) or (pairs == "cross" and x == y):
                     continue
                 for anchor, section in x_sections.items():
                     if anchor in y_sections:

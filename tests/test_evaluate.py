@@ -94,7 +94,9 @@ def test_parallel_qrels_pair_every_language(parallel_corpus):
     refresh = LabelledQuery("Ein abgelaufenes Zugriffstoken erneuern", "de", frozenset({"en/tokens.md#refresh"}), "en")
     assert refresh in queries
     assert {q.language for q in parallel_qrels(parallel_corpus, ["de"])} == {"de"}
-    assert all(q.language != q.target_language for q in parallel_qrels(parallel_corpus, same_language=False))
+    assert all(q.language != q.target_language for q in parallel_qrels(parallel_corpus, pairs="cross"))
+    assert [q.target_language for q in parallel_qrels(parallel_corpus, ["en", "de"], pairs="same")] == ["en"] * 3 + \
+        ["de"] * 3
     with pytest.raises(BadInput, match="No sections"):
         parallel_qrels(parallel_corpus, ["fr"])
     with pytest.raises(BadInput, match="manifest.jsonl does not exist"):
