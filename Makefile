@@ -30,4 +30,4 @@ lint: install
 	$(BIN)/ruff check core tests bench streamlit_app.py pages
 
 bench: install
-	for script in rerank embed ingest search lexical query; do $(BIN)/python bench/$$script.py || exit 1; done
+	for script in rerank embed ingest search lexical query load; do $(BIN)/python bench/$$script.py || exit 1; done
