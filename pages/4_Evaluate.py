@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import altair as alt
 import streamlit as st
 
 from core.errors import PolydeskError
 from core.evaluate import DEFAULT_KS, STAGES, EvalReport, evaluate
 from core.pipeline import sample_ingest, shared_pipeline
-from core.qrels import LabelledQuery, parse_qrels, read_qrels
+from core.qrels import parse_qrels
 from core.settings import load_settings
 
 st.set_page_config(page_title="Evaluate", page_icon="🛟", layout="wide")
 
 # Session-state keys of this page
 RUNS = "evaluate.runs"  # dict[label, EvalReport], oldest first
-
-
-def labelled_queries(upload, path: str) -> list[LabelledQuery]:
-    """The uploaded qrels file, else the one at the typed path."""
-    if upload is not None:
-        return parse_qrels(upload.getvalue().decode("utf-8", errors="replace"), upload.name)
-    return read_qrels(Path(path.strip()))
 
 
 def metric_chart(report: EvalReport, metric: str) -> alt.Chart:
@@ -65,8 +56,8 @@ if not collections:
     st.stop()
 
 collection = st.selectbox("Collection", collections)
-upload = st.file_uploader("Qrels file (JSON Lines)", type=["jsonl", "json"])
-path = st.text_input("…or its path on the server", help="e.g. a file written by `polydesk eval-build`")
+upload = st.file_uploader("Qrels file (JSON Lines)", type=["jsonl", "json"],
+                          help="One labelled query per line, e.g. a file written by `polydesk eval-build`")
 stages = st.multiselect("Stages", STAGES, default=list(STAGES))
 ks = st.multiselect("Recall@k cut-offs", [1, 3, 5, 10, 20], default=list(DEFAULT_KS))
 by = st.radio("Group by", ["language", "pair"], horizontal=True,
@@ -74,9 +65,9 @@ by = st.radio("Group by", ["language", "pair"], horizontal=True,
 runs: dict[str, EvalReport] = st.session_state.setdefault(RUNS, {})
 label = st.text_input("Name of this run", f"run {len(runs) + 1}")
 
-if st.button("Run", type="primary", disabled=not (stages and ks and (upload or path.strip()))):
+if st.button("Run", type="primary", disabled=not (stages and ks and upload)):
     try:
-        queries = labelled_queries(upload, path)
+        queries = parse_qrels(upload.getvalue().decode("utf-8", errors="replace"), upload.name)
         bar = st.progress(0.0, text=f"{len(queries)} queries")
         report = evaluate(pipeline, collection, queries, stages, ks, by,
                           lambda done, total: bar.progress(done / total, text=f"{done}/{total} queries"))

@@ -126,10 +126,10 @@ def test_evaluate_page_runs_and_compares_two_runs(sample_env, tmp_path):
     qrels = write_qrels(tmp_path)
     app = page("4_Evaluate.py").run()
     assert not app.exception
-    app.text_input[0].input(str(tmp_path / "missing.jsonl")).run()
+    app.file_uploader[0].set_value(("qrels.jsonl", b'{"query": "no language"}\n', "application/jsonl")).run()
     button(app, "Run").click().run()
-    assert "does not exist" in app.error[0].value
-    app.text_input[0].input(str(qrels))
+    assert "qrels.jsonl" in app.error[0].value and "line 1" in app.error[0].value
+    app.file_uploader[0].set_value(("qrels.jsonl", qrels.read_bytes(), "application/jsonl")).run()
     button(app, "Run").click().run()
     assert not app.exception and not app.error
     rows = app.dataframe[0].value
@@ -137,7 +137,7 @@ def test_evaluate_page_runs_and_compares_two_runs(sample_env, tmp_path):
     assert list(rows["stage"][:4]) == ["dense", "lexical", "fused", "reranked"]
     assert len(app.get("vega_lite_chart")) == 1
     app.multiselect[0].set_value(["lexical"])
-    app.text_input[1].input("lexical only")
+    app.text_input[0].input("lexical only")
     button(app, "Run").click().run()
     assert not app.exception and app.subheader[0].value == "Compare two runs"
     change = app.dataframe[1].value
