@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from core.errors import PolydeskError
+from core.errors import ConfigError, PolydeskError
 from core.rerank import Reranker
 from core.settings import Settings, load_settings
 
@@ -31,9 +31,14 @@ class BackendRanking:
     error: str = ""
 
 
-def backend_settings(backend: str, vllm_url: str | None) -> Settings:
-    """The configured settings with the reranker forced to one backend (ConfigError for a bad URL)."""
-    return load_settings(reranker_url=(vllm_url or None) if backend == "vLLM" else None)
+def backend_settings(backend: str, settings: Settings) -> Settings:
+    """The configured settings with the reranker forced to one backend; vLLM only at the configured server."""
+    if backend == "in-process":
+        return load_settings(reranker_url=None)
+    if not settings.reranker_url:
+        raise ConfigError("No vLLM reranker is configured: set POLYDESK_RERANKER_URL to the server started with "
+                          "`deploy/serve.sh reranker` and restart Polydesk.")
+    return settings
 
 
 def rank_with(backend: str, get_reranker: Callable[[], Reranker], query: str, passages: Sequence[str],

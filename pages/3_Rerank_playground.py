@@ -48,8 +48,7 @@ query = st.text_input("Query", "How do I get a new access token?")
 passages_text = st.text_area("Passages: one per line, or separated by blank lines", EXAMPLE_PASSAGES, height=180)
 instruction = st.text_area("Instruction", settings.reranker_instruction, height=70)
 choice = st.radio("Backend", [*BACKENDS, "both side by side"], horizontal=True)
-vllm_url = st.text_input("vLLM server URL", settings.reranker_url or "http://localhost:8000",
-                         disabled=choice == "in-process")
+st.caption(f"vLLM server: {settings.reranker_url or 'none configured (POLYDESK_RERANKER_URL)'}")
 
 passages = split_passages(passages_text)
 if st.button("Rerank", type="primary", disabled=not (query.strip() and passages)):
@@ -57,7 +56,7 @@ if st.button("Rerank", type="primary", disabled=not (query.strip() and passages)
     results = []
     for backend in backends:
         def load(backend: str = backend) -> Reranker:
-            wanted = backend_settings(backend, vllm_url)
+            wanted = backend_settings(backend, settings)
             return shared_pipeline(settings).reranker if wanted == settings else reranker_for(wanted)
 
         with st.spinner(f"Scoring with the {backend} reranker…"):

@@ -94,12 +94,12 @@ def test_playground_ranks_with_both_backends_and_warns_about_vllm(monkeypatch, r
     monkeypatch.setenv("POLYDESK_RERANKER_MODEL", str(reranker_dir))
     monkeypatch.setenv("POLYDESK_DEVICE", "cpu")
     monkeypatch.setenv("POLYDESK_HTTP_RETRIES", "0")
+    monkeypatch.setenv("POLYDESK_RERANKER_URL", refused_url())
     app = page("3_Rerank_playground.py").run()
     passages = ["Send the refresh token to POST /v1/token/refresh.", "Pagination uses a cursor.", "429: slow down."]
     app.text_area[0].input("\n\n".join(passages))
     app.text_area[1].input("Find the API documentation that answers")
     app.radio[0].set_value("both side by side").run()
-    app.text_input[1].input(refused_url())
     button(app, "Rerank").click().run()
     assert not app.exception and not app.error
     table = app.dataframe[0].value
@@ -142,3 +142,12 @@ def test_evaluate_page_runs_and_compares_two_runs(sample_env, tmp_path):
     assert not app.exception and app.subheader[0].value == "Compare two runs"
     change = app.dataframe[1].value
     assert list(change["stage"]) == ["lexical"] * 3 and list(change["change"]) == [0.0, 0.0, 0.0]
+
+
+def test_playground_without_a_vllm_server_says_how_to_configure_one(monkeypatch, reranker_dir):
+    monkeypatch.setenv("POLYDESK_RERANKER_MODEL", str(reranker_dir))
+    app = page("3_Rerank_playground.py").run()
+    app.radio[0].set_value("vLLM").run()
+    button(app, "Rerank").click().run()
+    assert not app.exception and not app.dataframe
+    assert "No vLLM reranker is configured: set POLYDESK_RERANKER_URL" in app.warning[0].value
