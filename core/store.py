@@ -123,8 +123,8 @@ class ChromaStore:
 
     def source_state(self, name: str, source: str) -> StoredState:
         """The ids, content hashes and positions of one source file's chunks."""
-        found = self._read(name, lambda collection, visible: collection.get(
-            where=_both({"source": source}, visible), include=["metadatas"]))
+        found = self._read(name, lambda collection, generation: collection.get(
+            where=_both({"source": source}, _visible(generation)), include=["metadatas"]))
         metadatas = found["metadatas"] or []
         return StoredState(
             {i: str(m["content_hash"]) for i, m in zip(found["ids"], metadatas, strict=True)},
@@ -183,24 +183,34 @@ class ChromaStore:
         """These chunks, in the order asked; ids that no longer exist are skipped."""
         if not ids:
             return []
-        found = self._read(name, lambda collection, visible: collection.get(
-            ids=list(ids), where=visible, include=["documents", "metadatas"]))
+        found = self._read(name, lambda collection, generation: collection.get(
+            ids=list(ids), where=_visible(generation), include=["documents", "metadatas"]))
         by_id = {i: from_record(i, d, m) for i, d, m in zip(found["ids"], found["documents"], found["metadatas"],
                                                              strict=True)}
         return [by_id[i] for i in ids if i in by_id]
 
     def dense_search(self, name: str, query: np.ndarray, k: int,
                      languages: Sequence[str] | None = None) -> list[tuple[str, float]]:
-        """The k nearest chunks as (id, cosine similarity), best first, optionally only in some languages."""
+        """The k nearest committed chunks as (id, cosine similarity), best first, optionally only in some languages.
+
+        Visibility is checked on the k results, not as a where clause: Chroma pre-filters every row for a where
+        clause, which makes a query 40x slower (1.7 ms -> 68 ms at 20k chunks). While a write is in flight a
+        query can therefore return a few fewer than k chunks, never an uncommitted one."""
         wanted = {"language": {"$in": list(languages)}} if languages else None
-        found = self._read(name, lambda collection, visible: collection.query(
-            query_embeddings=[query], n_results=k, where=_both(wanted, visible), include=["distances"]))
-        return [(i, 1.0 - float(d)) for i, d in zip(found["ids"][0], found["distances"][0], strict=True)]
+
+        def nearest(collection: Any, generation: int | None) -> list[tuple[str, float]]:
+            found = collection.query(query_embeddings=[query], n_results=k, where=wanted,
+                                     include=["distances", "metadatas"])
+            return [(i, 1.0 - float(d)) for i, d, m in zip(found["ids"][0], found["distances"][0],
+                                                           found["metadatas"][0], strict=True)
+                    if _is_visible(m, generation)]
+
+        return self._read(name, nearest)
 
     def _all(self, name: str, include: list[str]) -> dict[str, Any]:
         """Every visible chunk of a collection: the ids at once, then their fields in pages by id."""
-        def read(collection: Any, visible: dict | None) -> dict[str, list]:
-            ids = collection.get(where=visible, include=[])["ids"]
+        def read(collection: Any, generation: int | None) -> dict[str, list]:
+            ids = collection.get(where=_visible(generation), include=[])["ids"]
             merged: dict[str, list] = {"ids": [], **{field: [] for field in include}}
             for start in range(0, len(ids), WRITE_BATCH):
                 page = collection.get(ids=ids[start : start + WRITE_BATCH], include=include)
@@ -210,13 +220,13 @@ class ChromaStore:
 
         return self._read(name, read)
 
-    def _read(self, name: str, read: Callable[[Any, dict | None], T]) -> T:
-        """`read(collection, where clause of the visible chunks)`, again when a write was committed meanwhile."""
+    def _read(self, name: str, read: Callable[[Any, int | None], T]) -> T:
+        """`read(collection, committed generation)`, again when a write was committed meanwhile."""
         collection = self._open(name)
         for _ in range(READ_ATTEMPTS):
             generation = _generation(collection)
             with _server_errors(self.location):
-                result = read(collection, _visible(generation))
+                result = read(collection, generation)
             collection = self._open(name)
             if _generation(collection) == generation:
                 break
@@ -280,6 +290,13 @@ def _visible(generation: int | None) -> dict | None:
     if generation is None:
         return None
     return {"$and": [{"written": {"$lte": generation}}, {"retired": {"$gt": generation}}]}
+
+
+def _is_visible(metadata: dict[str, Any] | None, generation: int | None) -> bool:
+    """Whether a chunk is part of the committed state at a generation (None: every chunk is)."""
+    if generation is None or metadata is None:
+        return generation is None
+    return int(metadata.get("written", 0)) <= generation < int(metadata.get("retired", NEVER))
 
 
 def _both(first: dict | None, second: dict | None) -> dict | None:
