@@ -4,7 +4,8 @@ Writes are atomic to readers through generations. Each chunk records the generat
 the one that replaced it (`retired`); the collection records the last committed generation. A source's new chunks
 and the retirement of its old ones are written under the next generation, then one metadata write commits it.
 Readers see only chunks written by and not retired at the committed generation, and read again when a commit
-happened while they read, so a document changes from its old chunks to its new ones in one step.
+happened while they read, so a document changes from its old chunks to its new ones in one step. A write marks
+the collection `writing` until it has finished, so the next write knows when there is a crashed one to undo.
 """
 
 from __future__ import annotations
@@ -147,6 +148,8 @@ class ChromaStore:
             collection = self._open(name)
             with _server_errors(self.location):
                 following = _prepare(collection) + 1
+            self._modify(name, writing=following)
+            with _server_errors(self.location):
                 for start in range(0, len(chunks), WRITE_BATCH):
                     batch = chunks[start : start + WRITE_BATCH]
                     collection.upsert(
@@ -158,6 +161,7 @@ class ChromaStore:
             self._modify(name, revision=uuid.uuid4().hex, generation=following)
             with _server_errors(self.location):
                 _delete(collection, list(stale_ids))
+            self._modify(name, writing=0)
 
     def delete_source(self, name: str, source: str) -> int:
         """Remove one document's chunks; returns how many there were."""
@@ -307,7 +311,10 @@ def _both(first: dict | None, second: dict | None) -> dict | None:
 
 
 def _prepare(collection: Any) -> int:
-    """The committed generation, after undoing what a crashed write left and stamping chunks from before generations."""
+    """The committed generation, after undoing what a crashed write left and stamping chunks from before generations.
+
+    A write marks the collection `writing` until its stale chunks are deleted, so the scans that undo a crashed
+    write (each reads every row's metadata) run only after a crash, not before every write."""
     generation = _generation(collection)
     if generation is None:
         found = collection.get(include=["metadatas"])
@@ -316,6 +323,8 @@ def _prepare(collection: Any) -> int:
                 {**m, "written": 0, "retired": NEVER} for m in found["metadatas"][start : start + WRITE_BATCH]])
         collection.modify(metadata={**(collection.metadata or {}), "generation": 0})
         return 0
+    if not (collection.metadata or {}).get("writing"):
+        return generation
     _delete(collection, collection.get(where={"written": {"$gt": generation}}, include=[])["ids"])
     _delete(collection, collection.get(where={"retired": {"$lte": generation}}, include=[])["ids"])
     undone = collection.get(where={"$and": [{"retired": {"$gt": generation}}, {"retired": {"$lt": NEVER}}]},

@@ -127,6 +127,7 @@ def test_what_a_crashed_write_left_stays_invisible_and_is_undone(tmp_path):
     store.write_source("docs", old, vectors(4, 0), [])
     collection = store._client.get_collection("polydesk-docs")
     uncommitted = collection.metadata["generation"] + 1
+    collection.modify(metadata={**collection.metadata, "writing": uncommitted})  # as a write killed midway leaves it
     collection.add(ids=[c.id for c in new], documents=[c.text for c in new], embeddings=vectors(4, 1),
                    metadatas=[to_metadata(c) | {"written": uncommitted, "retired": NEVER} for c in new])
     found = collection.get(ids=[old[0].id], include=["metadatas"])
