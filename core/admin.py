@@ -43,6 +43,7 @@ class DocumentAdmin:
         self.limits = UploadLimits(max_file_bytes=int(settings.max_file_mb * MB), max_files=settings.upload_max_files,
                                    max_total_bytes=int(settings.upload_max_total_mb * MB))
         self._clock = clock
+        self._overviews: dict[str, CollectionOverview] = {}
 
     def upload(self, session: AdminSession | None, collection: str, files: Sequence[tuple[str, bytes]]) -> IngestJob:
         """Check and stage uploaded files (name, bytes), then ingest them in the background."""
@@ -90,13 +91,16 @@ class DocumentAdmin:
                                                    rerank_instruction=rerank_instruction.strip())
 
     def overview(self, collection: str) -> CollectionOverview:
-        """Counts of a collection's documents, chunks and languages."""
-        store = self.pipeline.store
-        chunks = store.all_chunks(collection)
-        languages = Counter(chunk.language or "unknown" for chunk in chunks)
-        sources = Counter(chunk.source for chunk in chunks)
-        return CollectionOverview(store.info(collection), dict(sorted(sources.items())),
-                                  dict(languages.most_common()), self.library.has_files(collection))
+        """Counts of a collection's documents, chunks and languages (read again only after the collection changed)."""
+        info = self.pipeline.store.info(collection)
+        cached = self._overviews.get(collection)
+        if cached is None or cached.info != info:
+            counts = self.pipeline.store.count_by(collection, "source", "language")
+            languages = Counter({code or "unknown": n for code, n in counts["language"].items()})
+            cached = CollectionOverview(info, counts["source"], dict(languages.most_common()),
+                                        self.library.has_files(collection))
+            self._overviews[collection] = cached
+        return cached
 
     def document_chunks(self, collection: str, source: str) -> list[Chunk]:
         """One document's chunks in reading order, to see how it was cut."""

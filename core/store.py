@@ -14,6 +14,7 @@ import json
 import re
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -172,10 +173,15 @@ class ChromaStore:
 
     def sources(self, name: str) -> dict[str, int]:
         """Each source file of a collection with its number of chunks."""
-        counts: dict[str, int] = {}
+        return self.count_by(name, "source")["source"]
+
+    def count_by(self, name: str, *fields: str) -> dict[str, dict[str, int]]:
+        """For each metadata field, its values' chunk counts (sorted by value; a missing value counts as "")."""
+        counts: dict[str, Counter[str]] = {field: Counter() for field in fields}
         for metadata in self._all(name, ["metadatas"])["metadatas"]:
-            counts[str(metadata["source"])] = counts.get(str(metadata["source"]), 0) + 1
-        return dict(sorted(counts.items()))
+            for field in fields:
+                counts[field][str(metadata.get(field) or "")] += 1
+        return {field: dict(sorted(counter.items())) for field, counter in counts.items()}
 
     def all_chunks(self, name: str) -> list[Chunk]:
         """Every chunk of a collection (for the lexical index and for browsing)."""

@@ -176,8 +176,13 @@ def collection_panel(admin: DocumentAdmin, session: AdminSession, names: list[st
     if not names:
         st.info("No collections yet: upload documents on the Upload tab to create one.")
         return
+    overviews = {name: admin.overview(name) for name in names}
+    st.dataframe([{"collection": name, "documents": len(o.sources), "chunks": o.info.chunks,
+                   "languages": " · ".join(f"{code} {n}" for code, n in o.languages.items()),
+                   "embedding model": o.info.embedding_model, "description": o.info.description}
+                  for name, o in overviews.items()], hide_index=True)
     name = st.selectbox("Collection", names, key="browse-collection")
-    overview = admin.overview(name)
+    overview = overviews[name]
     info = overview.info
     docs, chunks, langs = st.columns(3)
     docs.metric("Documents", len(overview.sources))

@@ -158,6 +158,9 @@ def test_delete_asks_for_confirmation_first(page_env):
 def test_a_document_is_removed_after_confirmation(page_env):
     app = upload(signed_in(), [("webhooks.md", GOOD_MD.encode(), "text/markdown"),
                                ("limits.txt", GOOD_TXT.encode(), "text/plain")])
+    listing = app.dataframe[1].value
+    assert list(listing["collection"]) == ["webhooks"] and list(listing["documents"]) == [2]
+    assert list(listing["languages"]) == ["en 2"]
     app.selectbox(key="document-webhooks").select("limits.txt").run()
     chunks = app.dataframe[-1].value
     assert "600 requests per minute" in " ".join(chunks["text"])
