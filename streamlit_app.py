@@ -45,8 +45,7 @@ def show_passage(pipeline: Pipeline, index: int, marker: int, candidate: Candida
     chunk = candidate.chunk
     reranked = candidate.rerank_score is not None
     rerank = f"rerank #{candidate.rerank_rank} ({candidate.rerank_score:.3f})" if reranked else "not reranked"
-    section = " › ".join(chunk.heading_path[1:]) or chunk.title
-    with st.expander(f"[{marker}] {chunk.source} › {section}"):
+    with st.expander(f"[{marker}] {chunk.location}"):
         st.caption(f"{language_name(chunk.language)} · {candidate.collection} · "
                    f"rank before reranking #{candidate.fused_rank} → {rerank}")
         st.markdown(chunk.text)

@@ -62,6 +62,12 @@ class Chunk:
     kind: str  # "prose" | "code" | "api-operation"
     extra: tuple[tuple[str, str], ...] = ()  # operation_id, tags, method, path for API operations
 
+    @property
+    def location(self) -> str:
+        """Where the passage is, for people: its file and section, e.g. `auth.md › Refreshing tokens`."""
+        section = " › ".join(self.heading_path[1:]) or self.title
+        return f"{self.source} › {section}" if section else self.source
+
 
 @dataclass(frozen=True)
 class Candidate:

@@ -190,8 +190,8 @@ def collection_panel(admin: DocumentAdmin, session: AdminSession, names: list[st
     langs.metric("Languages", len(overview.languages))
     st.caption(f"Embedded with {info.embedding_model} ({info.embedding_dim} dimensions)")
     if overview.languages:
-        st.bar_chart(overview.languages, horizontal=True, height=40 + 24 * len(overview.languages),
-                     x_label="chunks", y_label="language")
+        st.bar_chart(overview.languages, horizontal=True, height=70 + 28 * len(overview.languages),
+                     x_label="language", y_label="chunks")
     with st.form(f"settings-{name}"):
         description = st.text_area("Description", info.description)
         instruction = st.text_area("Rerank instruction (blank: the configured default)", info.rerank_instruction,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html import escape
 
 import altair as alt
 import streamlit as st
@@ -52,13 +53,13 @@ def show_rankings(runs: list[LanguageRun], colours: dict[str, str]) -> None:
                 colour = colours[passage_id(candidate)]
                 st.markdown(
                     f"<div style='border-left: 6px solid {colour}; padding-left: 6px; margin-bottom: 6px'>"
-                    f"#{rank} · {score:.3f} · [{chunk.language or '?'}]<br><small>{chunk.source}#{chunk.anchor}"
+                    f"#{rank} · {score:.3f} · [{escape(chunk.language or '?')}]<br><small>{escape(chunk.location)}"
                     "</small></div>", unsafe_allow_html=True)
 
 
 def bump_chart(runs: list[LanguageRun], colours: dict[str, str]) -> alt.Chart:
     """Rank of every passage in every language, one line per passage."""
-    rows = [{"language": run.language, "rank": rank, "passage": pid, "where": f"{c.chunk.source}#{c.chunk.anchor}"}
+    rows = [{"language": run.language, "rank": rank, "passage": pid, "where": c.chunk.location}
             for run in runs for rank, (pid, c) in enumerate(zip(run.ranking, run.candidates, strict=True), 1)]
     scale = alt.Scale(domain=list(colours), range=list(colours.values()))
     return alt.Chart(alt.Data(values=rows)).mark_line(point=True).encode(

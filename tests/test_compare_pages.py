@@ -53,7 +53,7 @@ def test_comparison_page_ranks_every_language(sample_env):
     expected = sample_env.search(QUESTIONS["es"], ["parcelio"], top_n=10).candidates
     firsts = [m.value for m in app.markdown if ">#1 ·" in m.value]  # each language's best passage
     assert len(firsts) == 3
-    assert f"{expected[0].chunk.source}#{expected[0].chunk.anchor}" in firsts[1]
+    assert expected[0].chunk.location in firsts[1]
     assert f"{expected[0].rerank_score:.3f}" in firsts[1]
     assert len(app.get("vega_lite_chart")) == 2
     assert [d.proto.label for d in app.get("download_button")] == ["Download CSV", "Download JSON"]
