@@ -13,16 +13,25 @@ Reply = Callable[[dict], tuple[int, bytes]]
 
 
 @contextmanager
-def serve(reply: Reply, *, hang_s: float = 0.0) -> Iterator[tuple[str, list[dict]]]:
-    """Serve POSTs with `reply(request_json)` after `hang_s` seconds; yields (base URL, requests seen)."""
+def serve(reply: Reply, *, hang_s: float = 0.0, get: Reply | None = None) -> Iterator[tuple[str, list[dict]]]:
+    """Serve POSTs with `reply(request_json)` after `hang_s` seconds, and GETs with `get({})` when given;
+    yields (base URL, POST requests seen)."""
     seen: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if get is None:
+                self.send_error(404)
+                return
+            self._send(*get({}))
+
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             seen.append({"path": self.path, **body})
             time.sleep(hang_s)
-            status, payload = reply(body)
+            self._send(*reply(body))
+
+        def _send(self, status: int, payload: bytes) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from core.rerank.vllm import VLLMReranker
 from core.settings import WEB_SEARCH_INSTRUCTION, Settings, load_settings
 from core.store import ChromaStore
 from tests.conftest import ROOT, tiny_settings
-from tests.fake_servers import refused_url
+from tests.fake_servers import as_json, refused_url, serve
 from tests.test_cli import polydesk
 
 Scorer = Callable[[list[str]], list[float]]
@@ -30,36 +28,14 @@ Scorer = Callable[[list[str]], list[float]]
 def fake_vllm_reranker(model: str, scores: Scorer) -> Iterator[str]:
     """A loopback server that lists `model` at /v1/models and answers /v1/rerank with `scores(documents)`."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            self._send({"object": "list", "data": [{"id": model, "object": "model"}]})
+    def rerank(body: dict) -> tuple[int, bytes]:
+        results = [{"index": i, "document": {"text": d}, "relevance_score": s}
+                   for i, (d, s) in enumerate(zip(body["documents"], scores(body["documents"]), strict=True))]
+        return as_json(200, {"id": "rerank-1", "model": model, "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                             "results": sorted(results, key=lambda r: -r["relevance_score"])})(body)
 
-        def do_POST(self) -> None:  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            results = [{"index": i, "document": {"text": d}, "relevance_score": s}
-                       for i, (d, s) in enumerate(zip(body["documents"], scores(body["documents"]), strict=True))]
-            self._send({"id": "rerank-1", "model": model, "usage": {"prompt_tokens": 1, "total_tokens": 1},
-                        "results": sorted(results, key=lambda r: -r["relevance_score"])})
-
-        def _send(self, content: dict) -> None:
-            payload = json.dumps(content).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(rerank, get=as_json(200, {"object": "list", "data": [{"id": model, "object": "model"}]})) as (url, _):
+        yield url
 
 
 def constant(score: float) -> Scorer:
