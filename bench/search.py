@@ -291,14 +291,15 @@ def dense_latency(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_rows(collection: Any, data: np.ndarray, size: int, batch: int = 5000) -> None:
-    """The first `size` rows with realistic metadata; no documents (dense_search does not read them)."""
-    from core.store import to_metadata
+    """The first `size` rows with realistic metadata, committed at generation 0 as write_source leaves them; no
+    documents (dense_search does not read them)."""
+    from core.store import NEVER, to_metadata
 
     for first in range(0, size, batch):
         last = min(first + batch, size)
         chunks = synthetic_metadata(first, last)
         collection.add(ids=[c.id for c in chunks], embeddings=data[first:last],
-                       metadatas=[to_metadata(c) for c in chunks])
+                       metadatas=[to_metadata(c) | {"written": 0, "retired": NEVER} for c in chunks])
 
 
 def measure_dense(store: Any, collections: dict[str, Any], data: np.ndarray, queries: np.ndarray,
