@@ -19,7 +19,7 @@ from core.language import ALL_LANGUAGES, DEFAULT_LANGUAGES, LanguageDetector, la
 from core.model_source import cached_model_folder
 from core.rerank import Reranker, make_reranker
 from core.search import HybridSearcher, SearchDepth
-from core.settings import Settings
+from core.settings import Settings, load_settings
 from core.store import ChromaStore
 from core.types import SearchResult
 
@@ -144,6 +144,14 @@ def shared_pipeline(settings: Settings) -> Pipeline:
 def sample_ingest(settings: Settings) -> IngestReport | None:
     """Ingest the sample documentation once per process when the store is empty (see Pipeline)."""
     return shared_pipeline(settings).ingest_sample_if_empty()
+
+
+def started_pipeline() -> tuple[Pipeline, list[str]]:
+    """The process's pipeline for the configured settings, after the first-start sample ingest, and its collections."""
+    settings = load_settings()
+    sample_ingest(settings)
+    pipeline = shared_pipeline(settings)
+    return pipeline, [info.name for info in pipeline.store.collections()]
 
 
 def language_set(setting: str) -> tuple[str, ...] | str:

@@ -20,8 +20,7 @@ from core.compare import (
 )
 from core.errors import PolydeskError
 from core.generate import language_name, translate
-from core.pipeline import sample_ingest, shared_pipeline
-from core.settings import load_settings
+from core.pipeline import started_pipeline
 
 st.set_page_config(page_title="Compare languages", page_icon="🛟", layout="wide")
 
@@ -83,10 +82,7 @@ st.title("Compare languages")
 st.caption("Does the assistant find the same passages whatever language the customer writes in?")
 
 try:
-    settings = load_settings()
-    pipeline = shared_pipeline(settings)
-    sample_ingest(settings)
-    collections = [c.name for c in pipeline.store.collections()]
+    pipeline, collections = started_pipeline()
 except PolydeskError as exc:
     st.error(str(exc))
     st.stop()

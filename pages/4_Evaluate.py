@@ -7,9 +7,8 @@ import streamlit as st
 
 from core.errors import PolydeskError
 from core.evaluate import DEFAULT_KS, STAGES, EvalReport, evaluate
-from core.pipeline import sample_ingest, shared_pipeline
+from core.pipeline import started_pipeline
 from core.qrels import parse_qrels
-from core.settings import load_settings
 
 st.set_page_config(page_title="Evaluate", page_icon="🛟", layout="wide")
 
@@ -44,10 +43,7 @@ st.title("Evaluate")
 st.caption("How well each search stage finds the labelled passages, language by language.")
 
 try:
-    settings = load_settings()
-    pipeline = shared_pipeline(settings)
-    sample_ingest(settings)
-    collections = [c.name for c in pipeline.store.collections()]
+    pipeline, collections = started_pipeline()
 except PolydeskError as exc:
     st.error(str(exc))
     st.stop()
