@@ -34,13 +34,12 @@ class UploadLibrary:
         return batch
 
     def keep(self, collection: str, batch: Path, sources: Iterable[str]) -> None:
-        """Move these ingested sources from a batch into the kept files (replacing older uploads), drop the rest."""
+        """Move these ingested sources from a batch into the kept files, replacing older uploads of the same name."""
         folder = self.folder(collection)
         for source in sources:
             target = self._inside(folder, source)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(self._inside(batch, source), target)
-        self.discard(batch)
 
     def discard(self, batch: Path) -> None:
         """Remove a staged batch and everything in it."""
