@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from core.ask import AnswerRun
-from core.doctor import Diagnosis, diagnose
+from core.answers.feedback import FeedbackEntry
+from core.answers.run import AnswerRun
+from core.answers.translate import needs_translation, translate
 from core.errors import PolydeskError
-from core.feedback import FeedbackEntry
-from core.generate import language_name, needs_translation, translate
-from core.language import DEFAULT_LANGUAGES
+from core.knowledge.language import DEFAULT_LANGUAGES, language_name
+from core.ops.doctor import Diagnosis, diagnose
 from core.pipeline import Pipeline, sample_ingest, shared_pipeline
 from core.settings import Settings, load_settings
 from core.types import Answer, Candidate

@@ -82,7 +82,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Build or reuse the checkpoint, time both paths on the same chunks, print a table and write JSON."""
     args = parse_args()
-    from core.embed.qwen_local import QwenLocalEmbedder
+    from core.models.embed.local import QwenLocalEmbedder
 
     folder, tokenizer_label = cached_checkpoint("embedder", args.shape, build_embedder)
     ours = QwenLocalEmbedder(folder, "bench/random-qwen3-embedding", "unused", device="cpu",

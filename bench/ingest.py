@@ -1,12 +1,13 @@
 """Ingest throughput and language tagging on the FastAPI docs corpus: parse, chunk, language, embed, store.
 
 Parse + chunk: every page of ../shared/corpora/fastapi-docs (1,456 Markdown pages in 13 languages; a page's language
-is its top folder) through core.ingest.parse.parse_file and core.ingest.chunk.Chunker (512 tokens, overlap 32: the
+is its top folder) through core.knowledge.ingest.parse.parse_file and core.knowledge.chunk.Chunker (512 tokens,
+overlap 32: the
 settings' defaults) with the Qwen3 tokenizer, one page at a time as the ingester does. Throughput is input bytes /
 seconds. The one-off start-up (loading tokenizer.json, and building the Markdown splitters, which this script times
-by standing in for MarkdownSplitter.from_huggingface_tokenizer inside core.ingest.chunk) is reported apart and left
+by standing in for MarkdownSplitter.from_huggingface_tokenizer inside core.knowledge.chunk) is reported apart and left
 out of the steady-state figures.
-Language: the process-wide core.language detector for the default language set (models load lazily, as in
+Language: the process-wide core.knowledge.language detector for the default language set (models load lazily, as in
 ingestion), detect_document over each page's chunk texts; the document language and every chunk's tag are compared
 with the page's folder (zh-hant counts as zh: Lingua has one Chinese). The first page of each folder is detected once
 before timing; that warm-up (lazy model loading) is reported apart.
@@ -63,10 +64,10 @@ from bench.common import (  # noqa: E402
     machine_info,
     write_json,
 )
-from core.ingest import chunk as chunk_module  # noqa: E402
-from core.ingest.chunk import Chunker, Piece  # noqa: E402
-from core.ingest.parse import parse_file  # noqa: E402
-from core.ingest.run import make_chunk  # noqa: E402
+from core.knowledge.chunk import Chunker, Piece  # noqa: E402
+from core.knowledge.ingest import chunk as chunk_module  # noqa: E402
+from core.knowledge.ingest.parse import parse_file  # noqa: E402
+from core.knowledge.ingest.run import make_chunk  # noqa: E402
 from core.types import Chunk  # noqa: E402
 from tests.tiny_qwen3 import build_embedder  # noqa: E402
 
@@ -117,7 +118,7 @@ def tokenizer_folder() -> tuple[Path, str]:
 
 
 class SplitterBuilds:
-    """Stands in for MarkdownSplitter inside core.ingest.chunk and times each splitter build (one-off start-up)."""
+    """Stands in for MarkdownSplitter inside core.knowledge.chunk and times each splitter build (one-off start-up)."""
 
     def __init__(self, real: Any) -> None:
         self.real = real
@@ -136,7 +137,7 @@ class SplitterBuilds:
 
 @contextmanager
 def timed_splitter_builds() -> Iterator[SplitterBuilds]:
-    """Time splitter builds in core.ingest.chunk for the duration of the block."""
+    """Time splitter builds in core.knowledge.chunk for the duration of the block."""
     real = getattr(chunk_module, "MarkdownSplitter", None)
     builds = SplitterBuilds(real)
     if real is None:  # the chunker no longer builds splitters this way: nothing to time apart
@@ -419,7 +420,7 @@ def parse_and_chunk(pages: list[Page], args: argparse.Namespace) -> tuple[list[C
 
 def language_agreement(chunked: list[ChunkedPage]) -> tuple[dict[str, Any], dict[str, list[str | None]]]:
     """detect_document per page as ingestion does; agreement of document and chunk tags with the folder language."""
-    from core.language import DEFAULT_LANGUAGES, language_detector
+    from core.knowledge.language import DEFAULT_LANGUAGES, language_detector
 
     detector = language_detector(DEFAULT_LANGUAGES)
     print(f"\n== language: {len(DEFAULT_LANGUAGES)} languages (default set), detect_document per page", flush=True)
@@ -470,7 +471,7 @@ def language_agreement(chunked: list[ChunkedPage]) -> tuple[dict[str, Any], dict
 
 def embed_stage(chunked: list[ChunkedPage] | None, args: argparse.Namespace) -> dict[str, Any]:
     """chunks/s of QwenLocalEmbedder on a tiny random checkpoint over real chunks (synthetic without the corpus)."""
-    from core.embed.qwen_local import QwenLocalEmbedder
+    from core.models.embed.local import QwenLocalEmbedder
 
     texts = [p.text for c in chunked or [] for p in c.pieces] or [r[2].text for r in synthetic_rows(1000, args.seed)]
     step = max(len(texts) // (args.embed_chunks + 4), 1)
@@ -557,7 +558,7 @@ def store_runs(chunks: list[Chunk], vectors: np.ndarray,
 def timed_write(setting: dict[str, Any], write: Callable[..., None], chunks: list[Chunk],
                 vectors: np.ndarray) -> tuple[float, float]:
     """Wall-clock and CPU seconds (all threads of this process) to write into a fresh store with this HNSW."""
-    from core.store import PREFIX, ChromaStore
+    from core.knowledge.store import PREFIX, ChromaStore
 
     hnsw = {k: setting[k] for k in ("space", "ef_construction", "max_neighbors", "ef_search")}
     with chroma_folder() as folder:
@@ -590,7 +591,7 @@ def write_per_source(store: Any, chunks: list[Chunk], vectors: np.ndarray) -> No
 
 def upsert(collection: Any, chunks: list[Chunk], vectors: np.ndarray, batch: int) -> None:
     """The upserts of ChromaStore.write_source, at another batch size."""
-    from core.store import to_metadata
+    from core.knowledge.store import to_metadata
 
     for start in range(0, len(chunks), batch):
         part = chunks[start : start + batch]

@@ -29,7 +29,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from core.lexical import LexicalIndex, lexical_tokens  # noqa: E402
+from core.knowledge.lexical import LexicalIndex, lexical_tokens  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpora" / "fastapi-docs"
 RESULTS = REPO / "bench" / "results"

@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import RESULTS, cached_checkpoint, machine_info, write_json  # noqa: E402
 from bench.query import QUESTIONS  # noqa: E402
-from core.batching import MergingQueue  # noqa: E402
-from core.embed.qwen_local import QwenLocalEmbedder  # noqa: E402
+from core.models.batching import MergingQueue  # noqa: E402
+from core.models.embed.local import QwenLocalEmbedder  # noqa: E402
 from core.pipeline import SAMPLE_FOLDER, Pipeline  # noqa: E402
 from core.settings import Settings, load_settings  # noqa: E402
 from tests.tiny_qwen3 import build_embedder, build_reranker  # noqa: E402

@@ -24,8 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import RESULTS, cached_checkpoint, machine_info, write_json  # noqa: E402
-from core.ingest.parse import parse_file  # noqa: E402
-from core.ingest.run import make_chunk  # noqa: E402
+from core.knowledge.ingest.parse import parse_file  # noqa: E402
+from core.knowledge.ingest.run import make_chunk  # noqa: E402
 from core.pipeline import SAMPLE_FOLDER, Pipeline  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from tests.tiny_qwen3 import build_chat_model, build_embedder, build_reranker  # noqa: E402

@@ -39,7 +39,7 @@ from bench.common import (  # noqa: E402
     token_lengths,
     write_json,
 )
-from core.rerank.prompt import PREFIX, SUFFIX, body  # noqa: E402
+from core.models.rerank.prompt import PREFIX, SUFFIX, body  # noqa: E402
 from tests.tiny_qwen3 import build_reranker  # noqa: E402
 
 # The model card passes max_length to tokenizer.pad together with padding=True; transformers warns that it is unused.
@@ -107,7 +107,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Build or reuse the checkpoint, time both paths on the same pairs, print a table and write JSON."""
     args = parse_args()
-    from core.rerank.qwen_local import QwenLocalReranker
+    from core.models.rerank.local import QwenLocalReranker
 
     folder, tokenizer_label = cached_checkpoint("reranker", args.shape, build_reranker)
     ours = QwenLocalReranker(folder, "bench/random-qwen3", INSTRUCTION, device="cpu", max_length=MAX_LENGTH,

@@ -22,7 +22,8 @@ averaged; "tie-aware" also counts a hit whose exact cosine equals the 20th best 
 ef_search is swept (collection.modify, then a fresh client: Chroma only applies a new ef_search when it reloads the
 index), and other builds (--recall-builds: cheaper ef_construction / max_neighbors, see bench/ingest.py's store
 figures) are checked at core's ef_search. Without the corpus, data/sample is used.
-Lexical: core.lexical.LexicalIndex build seconds (cold, and rebuilt with a warm TokenCache as the searcher does) and
+Lexical: core.knowledge.lexical.LexicalIndex build seconds (cold, and rebuilt with a warm TokenCache as the searcher
+does) and
 query p50/p95 (k = 50, the held-out headings in their language) at 10k chunks (real) and 100k (synthetic: lines of
 real chunks of one language shuffled into chunks of real lengths).
 
@@ -61,8 +62,8 @@ from bench.ingest import (  # noqa: E402
     percentiles,
     tokenizer_folder,
 )
-from core.ingest.chunk import Piece  # noqa: E402
-from core.ingest.run import make_chunk  # noqa: E402
+from core.knowledge.chunk import Piece  # noqa: E402
+from core.knowledge.ingest.run import make_chunk  # noqa: E402
 from core.types import Chunk  # noqa: E402
 
 TARGET = {"dense_p50_ms_at_100k": 10.0, "recall_at_20": 0.95}
@@ -153,9 +154,9 @@ def real_texts(args: argparse.Namespace, record: dict[str, Any]) -> dict[str, An
 def sample_chunks() -> list[dict[str, Any]]:
     """Chunks of the repository's data/sample, as corpus_chunks records (language: the top folder, else None)."""
     from core.errors import BadFile
-    from core.ingest.chunk import Chunker
-    from core.ingest.parse import parse_file
-    from core.language import language_detector
+    from core.knowledge.chunk import Chunker
+    from core.knowledge.ingest.parse import parse_file
+    from core.knowledge.language import language_detector
 
     folder, _ = tokenizer_folder()
     chunker = Chunker.from_folder(folder)
@@ -247,7 +248,7 @@ def recall_at(found: list[list[int]], data: np.ndarray, queries: np.ndarray, k: 
 
 def dense_latency(args: argparse.Namespace) -> dict[str, Any]:
     """p50/p95 of dense_search at each size: core's HNSW up to --core-build-rows, the quick build at every size."""
-    from core.store import HNSW, PREFIX, ChromaStore
+    from core.knowledge.store import HNSW, PREFIX, ChromaStore
 
     sizes = int_list(args.sizes)
     make = realish_vectors if args.vectors == "realish" else random_vectors
@@ -293,7 +294,7 @@ def dense_latency(args: argparse.Namespace) -> dict[str, Any]:
 def add_rows(collection: Any, data: np.ndarray, size: int, batch: int = 5000) -> None:
     """The first `size` rows with realistic metadata, committed at generation 0 as write_source leaves them; no
     documents (dense_search does not read them)."""
-    from core.store import NEVER, to_metadata
+    from core.knowledge.store import NEVER, to_metadata
 
     for first in range(0, size, batch):
         last = min(first + batch, size)
@@ -403,7 +404,7 @@ def minilm_vectors(texts: list[str], max_seq_length: int, label: str) -> np.ndar
 
 def recall(texts: dict[str, Any], args: argparse.Namespace, skipped: dict[str, str]) -> dict[str, Any] | None:
     """recall@20 of dense_search against exact search on real-text MiniLM vectors, over ef_search and builds."""
-    from core.store import HNSW
+    from core.knowledge.store import HNSW
 
     records, queries = texts["records"], texts["queries"]
     print(f"\n== recall@20 on real text: {len(records)} {texts['origin']}, {len(queries)} heading queries, "
@@ -452,7 +453,7 @@ def recall_build(hnsw: dict[str, Any], ef_values: list[int], chunks: list[Chunk]
     """Write the chunks with ChromaStore.write_source into a collection with this HNSW; recall per ef_search."""
     from chromadb.api.client import SharedSystemClient
 
-    from core.store import PREFIX, ChromaStore
+    from core.knowledge.store import PREFIX, ChromaStore
 
     ids = {c.id: i for i, c in enumerate(chunks)}
     rows = []

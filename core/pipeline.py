@@ -8,19 +8,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
-from core.ask import AnswerRun
-from core.embed import Embedder, make_embedder
+from core.answers.feedback import FeedbackStore
+from core.answers.run import AnswerRun
 from core.errors import ConfigError, ModelNotAvailable
-from core.feedback import FeedbackStore
-from core.generate import Generator, make_generator
-from core.ingest.chunk import Chunker
-from core.ingest.run import Ingester, IngestReport, Progress
-from core.language import ALL_LANGUAGES, DEFAULT_LANGUAGES, LanguageDetector, language_detector
-from core.model_source import cached_model_folder
-from core.rerank import Reranker, make_reranker
-from core.search import HybridSearcher, SearchDepth
+from core.knowledge.chunk import Chunker
+from core.knowledge.ingest.run import Ingester, IngestReport, Progress
+from core.knowledge.language import ALL_LANGUAGES, DEFAULT_LANGUAGES, LanguageDetector, language_detector
+from core.knowledge.search import HybridSearcher, SearchDepth
+from core.knowledge.store import ChromaStore
+from core.models.chat import Generator, make_generator
+from core.models.embed import Embedder, make_embedder
+from core.models.rerank import Reranker, make_reranker
+from core.models.source import cached_model_folder
 from core.settings import Settings, load_settings
-from core.store import ChromaStore
 from core.types import SearchResult
 
 T = TypeVar("T")

@@ -9,8 +9,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from core.admin import DocumentAdmin, shared_document_admin
-from core.auth import (
+from core.admin.auth import (
     NOT_CONFIGURED_MESSAGE,
     AdminSession,
     authenticate,
@@ -19,8 +18,9 @@ from core.auth import (
     new_session,
     throttle_key,
 )
+from core.admin.documents import DocumentAdmin, shared_document_admin
+from core.admin.jobs import IngestJob
 from core.errors import PolydeskError
-from core.ingest_jobs import IngestJob
 from core.settings import Settings, load_settings
 
 ADMIN = "admin_session"  # the AdminSession of this browser session; only a successful sign-in sets it

@@ -8,7 +8,11 @@ from html import escape
 import altair as alt
 import streamlit as st
 
-from core.compare import (
+from core.answers.translate import translate
+from core.errors import PolydeskError
+from core.knowledge.language import language_name
+from core.pipeline import started_pipeline
+from core.quality.compare import (
     LanguageRun,
     agreement_matrix,
     comparison_csv,
@@ -18,9 +22,6 @@ from core.compare import (
     rank_biased_overlap,
     run_languages,
 )
-from core.errors import PolydeskError
-from core.generate import language_name, translate
-from core.pipeline import started_pipeline
 
 st.set_page_config(page_title="Compare languages", page_icon="🛟", layout="wide")
 

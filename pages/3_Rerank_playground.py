@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import PolydeskError
+from core.models.rerank import Reranker, make_reranker
 from core.pipeline import shared_pipeline
-from core.playground import BACKENDS, BackendRanking, backend_settings, rank_with, split_passages
-from core.rerank import Reranker, make_reranker
+from core.quality.playground import BACKENDS, BackendRanking, backend_settings, rank_with, split_passages
 from core.settings import Settings, load_settings
 
 st.set_page_config(page_title="Rerank playground", page_icon="🛟", layout="wide")

@@ -6,9 +6,9 @@ import altair as alt
 import streamlit as st
 
 from core.errors import PolydeskError
-from core.evaluate import DEFAULT_KS, STAGES, EvalReport, evaluate
 from core.pipeline import started_pipeline
-from core.qrels import parse_qrels
+from core.quality.evaluate import DEFAULT_KS, STAGES, EvalReport, evaluate
+from core.quality.qrels import parse_qrels
 
 st.set_page_config(page_title="Evaluate", page_icon="🛟", layout="wide")
 

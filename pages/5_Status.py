@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.doctor import diagnose
 from core.errors import PolydeskError
+from core.ops.doctor import diagnose
 from core.pipeline import SAMPLE_COLLECTION, Pipeline, sample_ingest, shared_pipeline
 from core.settings import load_settings
 

@@ -57,7 +57,7 @@ def as_json(status: int, content: object) -> Callable[[dict], tuple[int, bytes]]
     return lambda _request: (status, json.dumps(content).encode())
 
 
-# --- An OpenAI-compatible chat server that streams server-sent events (for core.generate) ---
+# --- An OpenAI-compatible chat server that streams server-sent events (for core.models.chat) ---
 
 from collections.abc import Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.admin import DocumentAdmin
-from core.auth import AdminSession, NotAuthorized, new_session
+from core.admin.auth import AdminSession, NotAuthorized, new_session
+from core.admin.documents import DocumentAdmin
 from core.errors import BadFile, PolydeskError
-from core.ingest.run import IngestReport
+from core.knowledge.ingest.run import IngestReport
 from core.pipeline import Pipeline
 from tests.conftest import tiny_settings
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.feedback import FeedbackStore
+from core.answers.feedback import FeedbackStore
 from tests.fake_servers import ChatReply, refused_url, serve_chat, sse_events
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")

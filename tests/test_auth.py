@@ -10,7 +10,7 @@ import pytest
 from argon2 import PasswordHasher
 from pydantic import SecretStr
 
-from core.auth import (
+from core.admin.auth import (
     NOT_CONFIGURED_MESSAGE,
     WRONG_CREDENTIALS_MESSAGE,
     AdminSession,
@@ -238,10 +238,10 @@ def test_authenticate_refuses_with_one_generic_message(admin_hash, user, passwor
 
 
 def test_authenticate_verifies_the_hash_even_for_an_unknown_user(monkeypatch, admin_hash):
-    import core.auth
+    import core.admin.auth
 
     calls = []
-    monkeypatch.setattr(core.auth, "verify_password", lambda h, p: calls.append((h, p)) or True)
+    monkeypatch.setattr(core.admin.auth, "verify_password", lambda h, p: calls.append((h, p)) or True)
     throttle = LoginThrottle(clock=FakeClock())
     result = authenticate("nobody", PASSWORD, admin_user="admin", password_hash=admin_hash, throttle=throttle,
                           key="client")

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from core.batching import MergingQueue
-from core.embed.qwen_local import QwenLocalEmbedder
-from core.rerank.qwen_local import QwenLocalReranker
+from core.models.batching import MergingQueue
+from core.models.embed.local import QwenLocalEmbedder
+from core.models.rerank.local import QwenLocalReranker
 
 THREADS = 12
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.auth import hash_password
+from core.admin.auth import hash_password
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"

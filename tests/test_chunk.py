@@ -8,7 +8,7 @@ import re
 import pytest
 
 from core.errors import ConfigError
-from core.ingest.chunk import HARD_CAP_TOKENS, Chunker, split_anchor
+from core.knowledge.chunk import HARD_CAP_TOKENS, Chunker, split_anchor
 from core.types import Block, ParsedDocument
 
 WORDS = ("token expires refresh request header webhook cursor limit páginas トークン 令牌 رمز токен "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.rerank.qwen_local import QwenLocalReranker
+from core.models.rerank.local import QwenLocalReranker
 from core.settings import WEB_SEARCH_INSTRUCTION
 
 POLYDESK = str(Path(sys.executable).with_name("polydesk"))
@@ -71,8 +71,8 @@ def test_unreachable_server_is_a_message():
 
 def test_http_backends_do_not_import_torch():
     code = (
-        "import sys; from core.settings import load_settings; from core.rerank import make_reranker; "
-        "from core.embed import make_embedder; s = load_settings(reranker_url='http://127.0.0.1:9', "
+        "import sys; from core.settings import load_settings; from core.models.rerank import make_reranker; "
+        "from core.models.embed import make_embedder; s = load_settings(reranker_url='http://127.0.0.1:9', "
         "embedding_url='http://127.0.0.1:9', embedding_dim=64); make_reranker(s); make_embedder(s); "
         "print('torch' in sys.modules)"
     )
@@ -94,7 +94,7 @@ def test_rerank_against_vllm(vllm_servers, reranker_dir):
 
 
 def test_admin_set_password_prints_a_hash_that_verifies():
-    from core.auth import verify_password
+    from core.admin.auth import verify_password
     from core.settings import load_settings
 
     done = subprocess.run([POLYDESK, "admin", "set-password"], input="correct horse battery\ncorrect horse battery\n",

@@ -9,7 +9,8 @@ import math
 
 import pytest
 
-from core.compare import (
+from core.errors import BadInput
+from core.quality.compare import (
     LanguageRun,
     agreement_matrix,
     comparison_csv,
@@ -24,7 +25,6 @@ from core.compare import (
     stats_csv,
     top_k_agreement,
 )
-from core.errors import BadInput
 
 
 @pytest.mark.parametrize(("reference", "other", "k", "expected"), [
@@ -186,7 +186,7 @@ QUESTIONS = {"en": "How do I refresh an expired token?", "es": "¿Cómo renuevo 
 
 
 def test_compare_command_json_matches_the_search(sample_env, tmp_path, capsys):
-    from core.cli import main
+    from core.ops.cli import main
 
     questions = tmp_path / "questions.json"
     questions.write_text(json.dumps(QUESTIONS, ensure_ascii=False), encoding="utf-8")
@@ -204,7 +204,7 @@ def test_compare_command_json_matches_the_search(sample_env, tmp_path, capsys):
 
 
 def test_compare_command_explains_bad_input(sample_env, tmp_path, capsys):
-    from core.cli import main
+    from core.ops.cli import main
 
     empty = tmp_path / "empty.json"
     empty.write_text("{}")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.playground import split_passages
-from core.rerank.qwen_local import QwenLocalReranker
+from core.models.rerank.local import QwenLocalReranker
+from core.quality.playground import split_passages
 from tests.fake_servers import ChatReply, refused_url, serve_chat, sse_events
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"

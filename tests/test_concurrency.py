@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
-from core.http_client import JsonClient
+from core.knowledge.store import NEVER, ChromaStore, to_metadata
+from core.models.http_client import JsonClient
 from core.settings import load_settings
-from core.store import NEVER, ChromaStore, to_metadata
 from core.types import Chunk
 
 DIM = 8

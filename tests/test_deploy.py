@@ -195,8 +195,8 @@ def chat_server(tmp_path_factory, chat_model_dir):
 def test_serve_sh_chat_serves_the_chat_model(chat_server, tmp_path):
     import openai
 
-    from core.doctor import diagnose
-    from core.generate.openai_chat import OpenAIChatGenerator
+    from core.models.chat.http import OpenAIChatGenerator
+    from core.ops.doctor import diagnose
     from core.settings import load_settings
 
     client = openai.OpenAI(base_url=f"{chat_server.url}/v1", api_key="EMPTY", timeout=120)

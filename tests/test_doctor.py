@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.doctor import PROBE_RELEVANT, Diagnosis, diagnose, render_table
 from core.errors import BackendUnavailable
-from core.rerank import make_reranker
-from core.rerank.vllm import VLLMReranker
+from core.knowledge.store import ChromaStore
+from core.models.rerank import make_reranker
+from core.models.rerank.http import VLLMReranker
+from core.ops.doctor import PROBE_RELEVANT, Diagnosis, diagnose, render_table
 from core.settings import WEB_SEARCH_INSTRUCTION, Settings, load_settings
-from core.store import ChromaStore
 from tests.conftest import ROOT, tiny_settings
 from tests.fake_servers import as_json, refused_url, serve
 from tests.test_cli import polydesk

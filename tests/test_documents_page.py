@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.admin import shared_document_admin
-from core.auth import AdminSession, hash_password, login_throttle
+from core.admin.auth import AdminSession, hash_password, login_throttle
+from core.admin.documents import shared_document_admin
 from core.settings import load_settings
 
 APP = str(Path(__file__).resolve().parents[1] / "pages" / "1_Documents.py")

@@ -9,8 +9,8 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from core.embed.qwen_local import QwenLocalEmbedder
 from core.errors import ConfigError
+from core.models.embed.local import QwenLocalEmbedder
 
 TASK = "Given a web search query, retrieve relevant passages that answer the query"
 DOCUMENTS = [

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
 from core.errors import BadInput
-from core.evaluate import judged_ranking, ndcg_at_k, recall_at_k, reciprocal_rank
-from core.parallel_qrels import parallel_qrels, sections
-from core.qrels import LabelledQuery, parse_qrels, qrels_jsonl
+from core.ops.cli import main
+from core.quality.evaluate import judged_ranking, ndcg_at_k, recall_at_k, reciprocal_rank
+from core.quality.parallel_qrels import parallel_qrels, sections
+from core.quality.qrels import LabelledQuery, parse_qrels, qrels_jsonl
 
 POLYDESK = str(Path(sys.executable).with_name("polydesk"))
 

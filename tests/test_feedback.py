@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from core.answers.feedback import MAX_COMMENT_CHARS, CitedPassage, FeedbackEntry, FeedbackStore
 from core.errors import BackendUnavailable, ConfigError
-from core.feedback import MAX_COMMENT_CHARS, CitedPassage, FeedbackEntry, FeedbackStore
 from core.types import Answer, Candidate, Chunk, Citation
 
 MODELS = {"embedding": "Qwen/Qwen3-Embedding-0.6B", "reranker": "Qwen/Qwen3-Reranker-0.6B", "llm": "Qwen/Qwen3-8B"}

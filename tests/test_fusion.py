@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.fusion import reciprocal_rank_fusion
+from core.knowledge.fusion import reciprocal_rank_fusion
 
 
 def test_hand_computed_scores():

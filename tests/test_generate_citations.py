@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.generate import finish_answer, parse_citations
-from core.generate.citations import marker_numbers
+from core.answers.citations import marker_numbers, parse_citations
+from core.answers.finish import finish_answer
 
 
 @pytest.mark.parametrize(("text", "numbers"), [

@@ -6,7 +6,8 @@ import re
 
 from markdown_it import MarkdownIt
 
-from core.generate import NO_ANSWER_LABEL, extractive_answer, extractive_result
+from core.answers.extractive import NO_ANSWER_LABEL, extractive_answer
+from core.answers.finish import extractive_result
 
 AUTH = (
     "Auth > Tokens\n\n"

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from core.answers.prompt import build_messages
 from core.errors import BackendUnavailable, ModelNotAvailable
-from core.generate import build_messages, make_generator
-from core.generate.local_chat import LocalChatGenerator
+from core.models.chat import make_generator
+from core.models.chat.local import LocalChatGenerator
 from core.settings import load_settings
 
 MAX_NEW_TOKENS = 16

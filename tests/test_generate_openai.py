@@ -6,9 +6,11 @@ import time
 
 import pytest
 
+from core.answers.prompt import build_messages
+from core.answers.translate import translate
 from core.errors import BackendUnavailable
-from core.generate import build_messages, make_generator, translate
-from core.generate.openai_chat import OpenAIChatGenerator
+from core.models.chat import make_generator
+from core.models.chat.http import OpenAIChatGenerator
 from core.settings import load_settings
 from tests.fake_servers import ChatReply, raw_sse, refused_url, serve_chat, sse_events
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.generate import is_hybrid_thinking_model, needs_translation
-from core.generate.thinking import ThinkFilter, thinking_switch
+from core.answers.translate import needs_translation
+from core.models.chat.thinking import ThinkFilter, is_hybrid_thinking_model, thinking_switch
 
 
 @pytest.mark.parametrize(("model", "hybrid"), [

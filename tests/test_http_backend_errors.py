@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from core.embed.openai_compat import OpenAICompatEmbedder
 from core.errors import BackendUnavailable
-from core.rerank.vllm import VLLMReranker
+from core.models.embed.http import OpenAICompatEmbedder
+from core.models.rerank.http import VLLMReranker
 from tests.fake_servers import as_json, serve
 
 DOCS = ["first passage", "second passage", "third passage"]

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from core.language import (
+from core.knowledge.language import (
     DEFAULT_LANGUAGES,
     LanguageDetector,
     detect_document,

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from core.lexical import STEMMERS, LexicalIndex, lexical_tokens
+from core.knowledge.lexical import STEMMERS, LexicalIndex, lexical_tokens
 
 
 @pytest.mark.parametrize(("text", "language", "expected"), [
@@ -189,7 +189,7 @@ def test_concurrent_searches_agree(index: LexicalIndex) -> None:
 
 
 def test_rebuild_with_a_shared_token_cache_matches_a_fresh_index():
-    from core.lexical import LexicalIndex, TokenCache
+    from core.knowledge.lexical import LexicalIndex, TokenCache
 
     cache = TokenCache()
     first = {"a": "Cancel a shipment with DELETE", "b": "Webhooks are signed", "c": "レート制限 429"}

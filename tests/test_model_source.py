@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.embed import make_embedder
-from core.embed.openai_compat import OpenAICompatEmbedder
-from core.embed.qwen_local import QwenLocalEmbedder
 from core.errors import ModelNotAvailable
-from core.model_source import resolve_model
-from core.rerank import make_reranker
-from core.rerank.qwen_local import QwenLocalReranker
-from core.rerank.vllm import VLLMReranker
+from core.models.embed import make_embedder
+from core.models.embed.http import OpenAICompatEmbedder
+from core.models.embed.local import QwenLocalEmbedder
+from core.models.rerank import make_reranker
+from core.models.rerank.http import VLLMReranker
+from core.models.rerank.local import QwenLocalReranker
+from core.models.source import resolve_model
 from core.settings import load_settings
 
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from core.errors import BadFile
-from core.ingest.openapi import MAX_SCHEMA_LINES, parse_openapi
-from core.ingest.parse import parse_file
+from core.knowledge.ingest.openapi import MAX_SCHEMA_LINES, parse_openapi
+from core.knowledge.ingest.parse import parse_file
 from core.types import Block
 
 OPENAPI_3_YAML = """

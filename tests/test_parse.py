@@ -12,7 +12,7 @@ from fpdf import FPDF
 from pypdf import PdfWriter
 
 from core.errors import BadFile
-from core.ingest.parse import parse_file
+from core.knowledge.ingest.parse import parse_file
 from core.types import Block
 
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from core.rerank.qwen_local import QwenLocalReranker
+from core.models.rerank.local import QwenLocalReranker
 
-# Written here from the model card, independently of core/rerank/prompt.py, so the format is pinned.
+# Written here from the model card, independently of core/models/rerank/prompt.py, so the format is pinned.
 CARD_PREFIX = (
     "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and the Instruct "
     'provided. Note that the answer can only be "yes" or "no".<|im_end|>\n<|im_start|>user\n'

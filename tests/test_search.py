@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core.embed.openai_compat import OpenAICompatEmbedder
-from core.rerank.vllm import VLLMReranker
-from core.search import HybridSearcher, SearchDepth
+from core.knowledge.search import HybridSearcher, SearchDepth
+from core.models.embed.http import OpenAICompatEmbedder
+from core.models.rerank.http import VLLMReranker
 
 
 def test_candidates_carry_every_stage(sample_pipeline):

@@ -13,8 +13,8 @@ from pathlib import Path
 import docx
 import pytest
 
+from core.admin.uploads import StagedUploads, UploadLimits, stage_uploads
 from core.errors import BadFile
-from core.uploads import StagedUploads, UploadLimits, stage_uploads
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)

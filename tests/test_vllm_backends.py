@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.embed.openai_compat import OpenAICompatEmbedder
-from core.embed.qwen_local import QwenLocalEmbedder
-from core.rerank.qwen_local import QwenLocalReranker
-from core.rerank.vllm import VLLMReranker
+from core.models.embed.http import OpenAICompatEmbedder
+from core.models.embed.local import QwenLocalEmbedder
+from core.models.rerank.http import VLLMReranker
+from core.models.rerank.local import QwenLocalReranker
 from tests.test_embedder_fidelity import DOCUMENTS as EMBED_DOCUMENTS
 from tests.test_embedder_fidelity import QUERY as EMBED_QUERY
 from tests.test_embedder_fidelity import TASK

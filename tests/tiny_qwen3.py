@@ -168,7 +168,7 @@ def _write(path: Path, content: object) -> None:
     path.write_text(json.dumps(content, indent=2))
 
 
-# --- A tiny Qwen3 chat model (hybrid thinking) for core.generate ---
+# --- A tiny Qwen3 chat model (hybrid thinking) for core.models.chat ---
 
 # The generation prompt of Qwen3's hybrid-thinking chat template (Qwen3-0.6B ... Qwen3-32B): the model opens its
 # own <think> block unless enable_thinking=False, when the template closes an empty one. The shared tokenizer

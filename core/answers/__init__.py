@@ -1,0 +1,1 @@
+"""Answers: the answer run, prompts, citations, the extractive fallback, translation and feedback."""

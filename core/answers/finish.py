@@ -1,0 +1,38 @@
+"""Finished answers: generated text with its citations checked, or the extractive answer with its warnings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.answers.citations import invalid_marker_warning, parse_citations
+from core.answers.extractive import extractive_answer
+from core.models.chat.thinking import ThinkFilter
+from core.types import Answer, Candidate, Citation
+
+EXTRACTIVE_MODEL = "extractive"
+
+
+def finish_answer(text: str, question_language: str | None, candidates: Sequence[Candidate], mode: str,
+                  model: str, warnings: Sequence[str] = ()) -> Answer:
+    """An Answer: for "generated", citations parsed from the text and unknown markers flagged in a warning;
+    for "extractive", every passage shown counts as cited."""
+    notes = list(warnings)
+    if mode == "extractive":
+        citations = tuple(Citation(marker=i, candidate=c) for i, c in enumerate(candidates, start=1))
+        return Answer(text.strip(), question_language, citations, (), mode, model, tuple(notes))
+    think = ThinkFilter()
+    text = (think.feed(text) + think.flush()).strip()
+    citations, invalid = parse_citations(text, candidates)
+    warning = invalid_marker_warning(invalid, len(candidates))
+    if warning:
+        notes.append(warning)
+    if not text:
+        notes.append("The language model returned an empty answer.")
+    return Answer(text, question_language, citations, invalid, mode, model, tuple(notes))
+
+
+def extractive_result(question: str, question_language: str | None, candidates: Sequence[Candidate],
+                      warnings: Sequence[str] = ()) -> Answer:
+    """The extractive answer as an Answer (mode "extractive"), e.g. with the reason the LLM was not used."""
+    text = extractive_answer(question, candidates, question_language)
+    return finish_answer(text, question_language, candidates, "extractive", EXTRACTIVE_MODEL, warnings)

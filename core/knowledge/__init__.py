@@ -1,0 +1,1 @@
+"""The knowledge layer: files parsed, chunked, language-tagged and stored; hybrid search over them."""

@@ -1,0 +1,198 @@
+"""An ingest run: parse, chunk, tag languages, embed what is new, and write each file's chunks to Chroma."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import BadFile
+from core.knowledge.chunk import CONTEXT_SEPARATOR, Chunker, Piece
+from core.knowledge.ingest.parse import parse_file
+from core.knowledge.store import ChromaStore
+from core.models.embed import Embedder
+from core.timing import timed
+from core.types import Chunk
+
+LanguageTagger = Callable[[Sequence[str]], list[str | None]]
+STAGES = ("parse", "chunk", "language", "embed", "store")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run is: file `done` of `total` files, the file, and the stage it just entered."""
+
+    done: int
+    total: int
+    source: str
+    stage: str
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file."""
+
+    source: str
+    status: str  # "ok" | "unchanged" | "failed"
+    reason: str = ""
+    language: str | None = None
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class IngestReport:
+    """Per-file outcomes, chunk counts and seconds spent per stage."""
+
+    collection: str
+    files: list[FileOutcome] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        """The files that could not be ingested."""
+        return [f for f in self.files if f.status == "failed"]
+
+    def totals(self) -> dict[str, int]:
+        """Chunks added, updated, removed and unchanged over all files."""
+        return {key: sum(getattr(f, key) for f in self.files) for key in ("added", "updated", "removed", "unchanged")}
+
+    def to_dict(self) -> dict:
+        """Plain data, for JSON."""
+        return {"collection": self.collection, "files": [asdict(f) for f in self.files], "totals": self.totals(),
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+
+    def to_csv(self) -> str:
+        """One row per file, for a spreadsheet."""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=[f.name for f in fields(FileOutcome)])
+        writer.writeheader()
+        writer.writerows(asdict(f) for f in self.files)
+        return out.getvalue()
+
+
+class Ingester:
+    """Ingests files into one store with one embedder; a file that fails writes nothing."""
+
+    def __init__(self, store: ChromaStore, embedder: Embedder, chunker: Chunker, tag_languages: LanguageTagger,
+                 max_bytes: int = 20_000_000) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.chunker = chunker
+        self.tag_languages = tag_languages
+        self.max_bytes = max_bytes
+
+    def ingest_files(self, paths: Iterable[Path], collection: str,
+                     progress: Callable[[Progress], None] | None = None) -> IngestReport:
+        """Ingest files and folders (recursively); returns the report, never raises for a bad file."""
+        files = list(expand(paths))
+        self.store.open_for_ingest(collection, self.embedder.model_id, self.embedder.dim)
+        report = IngestReport(collection)
+        for done, (path, source) in enumerate(files):
+            def announce(name: str, source: str = source, done: int = done) -> None:
+                if progress:
+                    progress(Progress(done, len(files), source, name))
+            try:
+                report.files.append(self._ingest_one(path, source, collection, report.seconds, announce))
+            except BadFile as exc:
+                report.files.append(FileOutcome(source, "failed", str(exc)))
+            except OSError as exc:
+                report.files.append(FileOutcome(source, "failed", f"cannot be read: {exc.strerror or exc}"))
+        if progress:
+            progress(Progress(len(files), len(files), "", "done"))
+        return report
+
+    def _ingest_one(self, path: Path, source: str, collection: str, seconds: dict[str, float],
+                    announce: Callable[[str], None]) -> FileOutcome:
+        """Parse to stored chunks for one file."""
+        with _step(seconds, announce, "parse"):
+            document = parse_file(path, max_bytes=self.max_bytes)
+        with _step(seconds, announce, "chunk"):
+            pieces = self.chunker.split(document)
+        if not pieces:
+            raise BadFile(f"{source} has no text to index after parsing.")
+        with _step(seconds, announce, "language"):
+            languages = self.tag_languages([without_context(p) for p in pieces])
+        chunks = [make_chunk(collection, source, document.title, i, p, lang)
+                  for i, (p, lang) in enumerate(zip(pieces, languages, strict=True))]
+        outcome = FileOutcome(source, "ok", language=_majority(languages))
+        stored = self.store.source_state(collection, source)
+        new_ids = {c.id for c in chunks}
+        if new_ids == set(stored.hashes):
+            outcome.status, outcome.unchanged = "unchanged", len(chunks)
+            return outcome
+        fresh = [c for c in chunks if c.id not in stored.hashes]
+        with _step(seconds, announce, "embed"):
+            vectors = self._vectors(collection, fresh, stored.hashes)
+        stale = [i for i in stored.hashes if i not in new_ids]
+        with _step(seconds, announce, "store"):
+            self.store.write_source(collection, fresh, vectors, stale)
+        old_positions = {stored.positions[i] for i in stale}
+        outcome.updated = sum(1 for c in fresh if c.index in old_positions)
+        outcome.added = len(fresh) - outcome.updated
+        outcome.removed = len(old_positions - {c.index for c in fresh})
+        outcome.unchanged = len(chunks) - len(fresh)
+        return outcome
+
+    def _vectors(self, collection: str, fresh: list[Chunk], stored: dict[str, str]) -> np.ndarray:
+        """Vectors for new chunks: reused when the same text is already stored (it only moved), else embedded."""
+        if not fresh:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        reusable = self.store.embeddings_by_hash(
+            collection, [i for i, h in stored.items() if h in {c.content_hash for c in fresh}]
+        )
+        missing = [c for c in fresh if c.content_hash not in reusable]
+        embedded = dict(zip((c.content_hash for c in missing),
+                            self.embedder.embed_documents([c.text for c in missing]), strict=True))
+        return np.stack([reusable.get(c.content_hash, embedded.get(c.content_hash)) for c in fresh])
+
+
+def make_chunk(collection: str, source: str, title: str, index: int, piece: Piece, language: str | None) -> Chunk:
+    """A chunk with a deterministic id: collection, source, position and content hash."""
+    content_hash = hashlib.sha256(piece.text.encode()).hexdigest()[:16]
+    chunk_id = hashlib.sha256(f"{collection}\0{source}\0{index}\0{content_hash}".encode()).hexdigest()[:32]
+    return Chunk(chunk_id, piece.text, source, title, piece.heading_path, piece.anchor, language, index,
+                 content_hash, piece.token_count, piece.kind, piece.extra)
+
+
+def without_context(piece: Piece) -> str:
+    """A piece's own text, without the heading path in front (headings are often in another language)."""
+    return piece.text.removeprefix(CONTEXT_SEPARATOR.join(piece.heading_path) + "\n\n")
+
+
+def expand(paths: Iterable[Path]) -> Iterable[tuple[Path, str]]:
+    """Files with their source names: a folder's files recursively (relative to it), a file by its name."""
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))):
+                yield file, file.relative_to(path).as_posix()
+        else:
+            yield path, path.name
+
+
+def _hidden(relative: Path) -> bool:
+    """Dot-files and dot-folders are skipped when a folder is ingested."""
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def _majority(languages: Sequence[str | None]) -> str | None:
+    """The most frequent known language."""
+    known = [lang for lang in languages if lang]
+    return max(set(known), key=known.count) if known else None
+
+
+@contextmanager
+def _step(seconds: dict[str, float], announce: Callable[[str], None], stage: str) -> Iterator[None]:
+    """Announce a stage to the progress callback and add its seconds to the report."""
+    announce(stage)
+    with timed(seconds, stage, scale=1.0):
+        yield

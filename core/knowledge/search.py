@@ -1,0 +1,139 @@
+"""Hybrid retrieval: dense and lexical top-k per collection, fused by RRF, then reranked."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from core.errors import BackendUnavailable
+from core.knowledge.fusion import reciprocal_rank_fusion
+from core.knowledge.lexical import LexicalIndex, TokenCache
+from core.knowledge.store import ChromaStore, check_embedder
+from core.models.embed import Embedder
+from core.models.rerank import Reranker
+from core.timing import timed
+from core.types import Candidate, SearchResult
+
+LanguageDetector = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class SearchDepth:
+    """How many candidates each stage passes on."""
+
+    dense_k: int = 50
+    lexical_k: int = 50
+    rerank_k: int = 30
+
+
+class HybridSearcher:
+    """Searches collections of one store; keeps one lexical index per collection, rebuilt when it changes."""
+
+    def __init__(self, store: ChromaStore, embedder: Embedder, reranker: Reranker | None,
+                 detect_language: LanguageDetector, default_instruction: str,
+                 depth: SearchDepth = SearchDepth()) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.reranker = reranker
+        self.detect_language = detect_language
+        self.default_instruction = default_instruction
+        self.depth = depth
+        self._lexical: dict[str, tuple[str, tuple[LexicalIndex, dict[str, str | None]]]] = {}
+        self._token_caches: dict[str, TokenCache] = {}
+        self._lexical_lock = threading.Lock()
+
+    def search(self, question: str, collections: Sequence[str], languages: Sequence[str] | None = None,
+               top_n: int | None = None) -> SearchResult:
+        """Candidates for a question across collections, reranked best first (top_n of them if given)."""
+        start = time.perf_counter()
+        timings: dict[str, float] = {}
+        warnings: list[str] = []
+        infos = {name: self.store.info(name) for name in collections}
+        with timed(timings, "language"):
+            query_language = self.detect_language(question)
+        query_vector = None
+        try:
+            with timed(timings, "embed"):
+                for info in infos.values():
+                    check_embedder(info, self.embedder.model_id, self.embedder.dim)
+                query_vector = self.embedder.embed_query(question)
+        except BackendUnavailable as exc:
+            warnings.append(f"Dense retrieval skipped, lexical results only: {exc}")
+        rankings, dense, lexical = [], {}, {}
+        for name in collections:
+            if query_vector is not None:
+                with timed(timings, "dense"):
+                    hits = self.store.dense_search(name, query_vector, self.depth.dense_k, languages)
+                dense.update({(name, i): (s, r) for r, (i, s) in enumerate(hits, 1)})
+                rankings.append([(name, i) for i, _ in hits])
+            with timed(timings, "lexical"):
+                hits = self._lexical_hits(name, infos[name].revision, question, query_language, languages)
+            lexical.update({(name, i): (s, r) for r, (i, s) in enumerate(hits, 1)})
+            rankings.append([(name, i) for i, _ in hits])
+        with timed(timings, "fuse"):
+            fused = reciprocal_rank_fusion(rankings)[: self.depth.rerank_k]
+            candidates = self._candidates(fused, dense, lexical)
+        with timed(timings, "rerank"):
+            candidates = self._rerank(question, candidates, {n: i.rerank_instruction for n, i in infos.items()},
+                                      warnings)
+        timings["total"] = (time.perf_counter() - start) * 1000
+        return SearchResult(question, query_language, tuple(candidates[: top_n or None]), timings, tuple(warnings))
+
+    def _lexical_hits(self, name: str, revision: str, question: str, language: str | None,
+                      languages: Sequence[str] | None) -> list[tuple[str, float]]:
+        """BM25 hits from the collection's lexical index, filtered to the wanted languages."""
+        index, chunk_languages = self._lexical_index(name, revision)
+        k = self.depth.lexical_k
+        hits = index.search(question, k * 4 if languages else k, language)
+        if languages:
+            hits = [(i, s) for i, s in hits if chunk_languages.get(i) in languages][:k]
+        return hits
+
+    def _lexical_index(self, name: str, revision: str) -> tuple[LexicalIndex, dict[str, str | None]]:
+        """The collection's index, rebuilt from Chroma when its revision changed."""
+        with self._lexical_lock:
+            cached = self._lexical.get(name)
+            if cached is None or cached[0] != revision:
+                chunks = self.store.all_chunks(name)
+                cache = self._token_caches.setdefault(name, TokenCache())
+                index = LexicalIndex([c.id for c in chunks], [c.text for c in chunks], [c.language for c in chunks],
+                                     cache)
+                cached = (revision, (index, {c.id: c.language for c in chunks}))
+                self._lexical[name] = cached
+        return cached[1]
+
+    def _candidates(self, fused: list, dense: dict, lexical: dict) -> list[Candidate]:
+        """Fused hits as candidates carrying their dense and lexical scores and ranks."""
+        by_collection: dict[str, list[str]] = {}
+        for (name, chunk_id), _ in fused:
+            by_collection.setdefault(name, []).append(chunk_id)
+        chunks = {(name, c.id): c for name, ids in by_collection.items() for c in self.store.chunks(name, ids)}
+        candidates = []
+        for rank, (key, score) in enumerate(fused, 1):
+            if key not in chunks:
+                continue  # deleted between the search and this read
+            dense_score, dense_rank = dense.get(key, (None, None))
+            lexical_score, lexical_rank = lexical.get(key, (None, None))
+            candidates.append(Candidate(chunks[key], key[0], dense_score, dense_rank, lexical_score, lexical_rank,
+                                        score, rank))
+        return candidates
+
+    def _rerank(self, question: str, candidates: list[Candidate], instructions: dict[str, str],
+                warnings: list[str]) -> list[Candidate]:
+        """Rerank with each collection's instruction; on failure keep the fused order and say so."""
+        if not candidates or self.reranker is None:
+            return candidates
+        scored: list[Candidate] = []
+        try:
+            for name in dict.fromkeys(c.collection for c in candidates):
+                group = [c for c in candidates if c.collection == name]
+                ranked = self.reranker.rerank(question, [c.chunk.text for c in group],
+                                              instruction=instructions.get(name) or self.default_instruction)
+                scored += [replace(group[r.index], rerank_score=r.score) for r in ranked]
+        except BackendUnavailable as exc:
+            warnings.append(f"Reranking skipped, results in fused order: {exc}")
+            return candidates
+        scored.sort(key=lambda c: -(c.rerank_score or 0.0))
+        return [replace(c, rerank_rank=rank) for rank, c in enumerate(scored, 1)]

@@ -1,0 +1,87 @@
+"""Qwen3-Embedding in this process: sentence-transformers modules assembled explicitly (last-token pooling)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import ConfigError, MissingDependency
+from core.models.batching import MergingQueue
+from core.models.device import preferred_dtype, resolve_device
+from core.models.embed import query_text, truncate_and_normalise
+from core.models.source import resolve_model
+from core.settings import Settings
+
+
+class QwenLocalEmbedder:
+    """Plain documents, instructed queries, last-token pooling with left padding, L2 norm, optional Matryoshka."""
+
+    def __init__(
+        self, folder: Path, model_id: str, instruction: str, dim: int | None = None,
+        device: str = "cpu", batch_size: int = 16,
+    ) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+            from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+        except ImportError as exc:
+            raise MissingDependency(
+                "The in-process embedder needs torch and sentence-transformers: run `make install`, "
+                "or set POLYDESK_EMBEDDING_URL to an embedding server."
+            ) from exc
+        transformer = Transformer(
+            str(folder),
+            model_kwargs={"dtype": preferred_dtype(device), "local_files_only": True},
+            processor_kwargs={"padding_side": "left", "local_files_only": True},
+            config_kwargs={"local_files_only": True},
+            # Plain text only: with a "message" modality, sentence-transformers wraps strings in the
+            # tokenizer's chat template, which is not the Qwen3-Embedding input format.
+            modality_config={"text": {"method": "forward", "method_output_name": "last_hidden_state"}},
+            module_output_name="token_embeddings",
+        )
+        full_dim = transformer.get_embedding_dimension()
+        if dim is not None and dim > full_dim:
+            raise ConfigError(
+                f"POLYDESK_EMBEDDING_DIM={dim} is larger than {model_id}'s {full_dim} dimensions: "
+                f"set it to at most {full_dim}, or leave it unset."
+            )
+        self._model = SentenceTransformer(
+            modules=[transformer, Pooling(full_dim, pooling_mode="lasttoken"), Normalize()], device=device
+        )
+        self.model_id = model_id
+        self.dim = dim or full_dim
+        self.instruction = instruction
+        self.batch_size = batch_size
+        self._queue: MergingQueue[str, np.ndarray] = MergingQueue(self._run)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QwenLocalEmbedder:
+        """Load the configured checkpoint, or fail with the fixes."""
+        folder = resolve_model(
+            settings.embedding_model, setting="POLYDESK_EMBEDDING_MODEL", url_setting="POLYDESK_EMBEDDING_URL"
+        )
+        return cls(
+            folder, settings.embedding_model, settings.embedding_instruction, settings.embedding_dim,
+            resolve_device(settings.device), settings.embedding_batch_size,
+        )
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of `dim` values for texts already in their final form; concurrent calls share a batch."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self._queue.submit(None, texts))
+
+    def _run(self, _key: Hashable, texts: list[str]) -> np.ndarray:
+        """One model call over texts of one or more callers."""
+        vectors = self._model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                                     show_progress_bar=False)
+        return truncate_and_normalise(vectors, self.dim)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Documents are embedded as they are, without an instruction."""
+        return self._encode(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """A query is embedded with the task instruction in front."""
+        return self._encode([query_text(text, self.instruction)])[0]

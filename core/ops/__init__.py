@@ -1,0 +1,1 @@
+"""Operations: backend status and the doctor, the command line."""

@@ -1,0 +1,1 @@
+"""Retrieval quality: rankings compared across languages, evaluation against qrels, the rerank playground."""
