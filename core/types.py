@@ -43,6 +43,7 @@ class ParsedDocument:
     title: str
     description: str
     blocks: tuple[Block, ...]
+    url_hint: str = ""  # the page's own address as written: front matter permalink/url/slug, or HTML canonical link
 
 
 @dataclass(frozen=True)

@@ -177,9 +177,19 @@ def test_markdown_bad_front_matter_names_the_line(tmp_path: Path) -> None:
     assert "front matter" in message and "not valid YAML" in message and "line" in message
 
 
-def test_markdown_with_only_front_matter_is_refused(tmp_path: Path) -> None:
-    message = bad(write(tmp_path, "x.md", "---\ntitle: Nothing\n---\n\n\n"))
-    assert "no content after its front matter" in message
+def test_markdown_with_only_front_matter_has_no_blocks(tmp_path: Path) -> None:
+    document = parse_file(write(tmp_path, "_index.md", "---\ntitle: Section\nslug: /guides/\n---\n\n\n"))
+    assert document.blocks == () and document.title == "Section" and document.url_hint == "/guides/"
+
+
+def test_markdown_url_hint_prefers_permalink(tmp_path: Path) -> None:
+    text = "---\npermalink: /docs/auth/\nslug: auth\n---\n\n# Auth\n\nBody.\n"
+    assert parse_file(write(tmp_path, "a.md", text)).url_hint == "/docs/auth/"
+
+
+def test_html_url_hint_is_the_canonical_link(tmp_path: Path) -> None:
+    html = '<html><head><link rel="canonical" href="https://docs.example/auth/"></head><body><p>Hi</p></body></html>'
+    assert parse_file(write(tmp_path, "a.html", html)).url_hint == "https://docs.example/auth/"
 
 
 # --- HTML -----------------------------------------------------------------------------------------------------

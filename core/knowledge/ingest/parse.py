@@ -175,11 +175,15 @@ def _parse_markdown(text: str, path: Path, *, mdx: bool) -> ParsedDocument:
     """Front matter read and removed, include markers (and MDX import/export/JSX-only lines) dropped."""
     meta, body = _split_front_matter(text, path.name)
     body = _clean_markdown(body, mdx=mdx).strip("\n").rstrip()
+    url_hint = next((_scalar(meta.get(key)) for key in ("permalink", "url", "slug") if _scalar(meta.get(key))), "")
     if not body.strip():
-        where = " after its front matter" if meta else ""
-        raise BadFile(f"{path.name} has no content{where}: upload the page with its text.")
+        if not meta:
+            raise BadFile(f"{path.name} has no content: upload the page with its text.")
+        title = _scalar(meta.get("title")) or path.stem
+        return ParsedDocument(title=title, description=_scalar(meta.get("description")), blocks=(), url_hint=url_hint)
     title = _scalar(meta.get("title")) or _first_h1(body) or path.stem
-    return _prose(title, _scalar(meta.get("description")), body)
+    document = _prose(title, _scalar(meta.get("description")), body)
+    return ParsedDocument(document.title, document.description, document.blocks, url_hint=url_hint)
 
 
 def _scalar(value: Any) -> str:
@@ -297,7 +301,10 @@ def _parse_html(text: str, path: Path) -> ParsedDocument:
         )
     h1 = root.find("h1")
     title = title or (h1.get_text(" ", strip=True) if h1 else "") or path.stem
-    return _prose(title, description, markdown)
+    canonical = soup.find("link", rel="canonical")
+    document = _prose(title, description, markdown)
+    url_hint = str(canonical.get("href") or "").strip() if canonical else ""
+    return ParsedDocument(document.title, document.description, document.blocks, url_hint=url_hint)
 
 
 # --- PDF ------------------------------------------------------------------------------------------------------
