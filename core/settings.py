@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     session_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    cpu_profile: bool = True  # POLYDESK_CPU_PROFILE: bfloat16 on CPUs with native support; off keeps float32
     http_timeout: float = Field(default=30.0, gt=0)
     http_retries: int = Field(default=2, ge=0, le=10)
 

@@ -22,12 +22,33 @@ def resolve_device(setting: str) -> str:
     return setting
 
 
-def preferred_dtype(device: str):
-    """bfloat16 on CUDA GPUs that support it, float16 on other GPUs, float32 on CPU."""
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU flags (from /proc/cpuinfo unless given) include native bfloat16 (AVX512-BF16 or AMX)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as handle:
+                cpuinfo = handle.read()
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return any(flag in flags for flag in CPU_BF16_FLAGS)
+
+
+def preferred_dtype(device: str, cpu_profile: bool = True, cpuinfo: str | None = None):
+    """bfloat16 on CUDA GPUs that support it, float16 on other GPUs; on CPU bfloat16 with the CPU profile on
+    and native bf16 support, float32 otherwise."""
     import torch
 
     if device == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device == "mps":
         return torch.float16
+    if cpu_profile and cpu_has_native_bf16(cpuinfo):
+        return torch.bfloat16
     return torch.float32

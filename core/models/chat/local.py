@@ -21,7 +21,7 @@ class LocalChatGenerator:
 
     def __init__(self, folder: Path, model_id: str, *, device: str = "cpu", thinking: str = "auto",
                  max_new_tokens: int = 512, temperature: float = 0.0, first_token_timeout: float = 30.0,
-                 total_timeout: float = 120.0) -> None:
+                 total_timeout: float = 120.0, cpu_profile: bool = True) -> None:
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as exc:
@@ -44,7 +44,7 @@ class LocalChatGenerator:
                 f"model such as Qwen/Qwen3-0.6B."
             )
         self.model = AutoModelForCausalLM.from_pretrained(
-            str(folder), dtype=preferred_dtype(device), local_files_only=True
+            str(folder), dtype=preferred_dtype(device, cpu_profile), local_files_only=True
         ).to(device).eval()
         self.generation_config = self._generation_config()
 
@@ -59,6 +59,7 @@ class LocalChatGenerator:
             folder, settings.llm_model, device=resolve_device(settings.device), thinking=settings.llm_thinking,
             max_new_tokens=settings.llm_max_tokens, temperature=settings.llm_temperature,
             first_token_timeout=settings.http_timeout, total_timeout=settings.llm_total_timeout,
+            cpu_profile=settings.cpu_profile,
         )
 
     def _generation_config(self) -> Any:

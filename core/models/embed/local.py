@@ -20,7 +20,7 @@ class QwenLocalEmbedder:
 
     def __init__(
         self, folder: Path, model_id: str, instruction: str, dim: int | None = None,
-        device: str = "cpu", batch_size: int = 16,
+        device: str = "cpu", batch_size: int = 16, cpu_profile: bool = True,
     ) -> None:
         try:
             from sentence_transformers import SentenceTransformer
@@ -32,7 +32,7 @@ class QwenLocalEmbedder:
             ) from exc
         transformer = Transformer(
             str(folder),
-            model_kwargs={"dtype": preferred_dtype(device), "local_files_only": True},
+            model_kwargs={"dtype": preferred_dtype(device, cpu_profile), "local_files_only": True},
             processor_kwargs={"padding_side": "left", "local_files_only": True},
             config_kwargs={"local_files_only": True},
             # Plain text only: with a "message" modality, sentence-transformers wraps strings in the
@@ -63,7 +63,7 @@ class QwenLocalEmbedder:
         )
         return cls(
             folder, settings.embedding_model, settings.embedding_instruction, settings.embedding_dim,
-            resolve_device(settings.device), settings.embedding_batch_size,
+            resolve_device(settings.device), settings.embedding_batch_size, settings.cpu_profile,
         )
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:

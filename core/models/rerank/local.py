@@ -20,7 +20,7 @@ class QwenLocalReranker:
 
     def __init__(
         self, folder: Path, model_id: str, instruction: str, device: str = "cpu",
-        max_length: int = 8192, batch_size: int = 4,
+        max_length: int = 8192, batch_size: int = 4, cpu_profile: bool = True,
     ) -> None:
         try:
             from sentence_transformers import CrossEncoder
@@ -38,7 +38,7 @@ class QwenLocalReranker:
             device=device,
             max_length=max_length,
             local_files_only=True,
-            model_kwargs={"dtype": preferred_dtype(device)},
+            model_kwargs={"dtype": preferred_dtype(device, cpu_profile)},
             processor_kwargs={"chat_template": chat_template(), "padding_side": "left"},
         )
 
@@ -50,7 +50,7 @@ class QwenLocalReranker:
         )
         return cls(
             folder, settings.reranker_model, settings.reranker_instruction, resolve_device(settings.device),
-            settings.reranker_max_length, settings.reranker_batch_size,
+            settings.reranker_max_length, settings.reranker_batch_size, settings.cpu_profile,
         )
 
     def token_ids(self, query: str, documents: Sequence[str], instruction: str | None = None) -> list[list[int]]:
