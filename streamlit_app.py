@@ -10,7 +10,7 @@ from core.answers.feedback import FeedbackEntry
 from core.answers.run import AnswerRun
 from core.answers.translate import needs_translation, translate
 from core.errors import PolydeskError
-from core.knowledge.language import DEFAULT_LANGUAGES, language_name
+from core.knowledge.language import language_name
 from core.ops.doctor import Diagnosis, diagnose
 from core.pipeline import Pipeline, sample_ingest, shared_pipeline
 from core.settings import Settings, load_settings
@@ -100,7 +100,7 @@ def sidebar(pipeline: Pipeline) -> tuple[list[str], str | None]:
     with st.sidebar:
         names = [c.name for c in pipeline.store.collections()]
         chosen = st.multiselect("Collections", names, default=names)
-        codes = [AUTO, *DEFAULT_LANGUAGES]
+        codes = [AUTO, *pipeline.answer_languages]
         language = st.selectbox("Answer language", codes,
                                 format_func=lambda c: "The question's language" if c == AUTO else language_name(c))
         st.divider()

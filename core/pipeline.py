@@ -8,6 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
+from lingua import Language
+
 from core.answers.feedback import FeedbackStore
 from core.answers.run import AnswerRun
 from core.errors import ConfigError, ModelNotAvailable
@@ -128,6 +130,11 @@ class Pipeline:
         result = self.search(question, collections)
         return AnswerRun(question, result, language, lambda: self.generator, self.settings.top_n)
 
+    @property
+    def answer_languages(self) -> tuple[str, ...]:
+        """ISO 639-1 codes the Ask page offers: the configured POLYDESK_LANGUAGES."""
+        return language_codes(language_set(self.settings.languages))
+
     def search(self, question: str, collections: Sequence[str], languages: Sequence[str] | None = None,
                top_n: int | None = None) -> SearchResult:
         """Hybrid search with reranking."""
@@ -167,3 +174,10 @@ def language_set(setting: str) -> tuple[str, ...] | str:
     except ValueError as exc:
         raise ConfigError(f"POLYDESK_LANGUAGES: {exc}") from exc
     return codes
+
+
+def language_codes(languages: tuple[str, ...] | str) -> tuple[str, ...]:
+    """The ISO 639-1 codes of a language set (every lingua language for `all`)."""
+    if languages == ALL_LANGUAGES:
+        return tuple(lang.iso_code_639_1.name.lower() for lang in sorted(Language.all(), key=lambda lang: lang.name))
+    return tuple(languages)

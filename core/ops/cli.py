@@ -1,4 +1,4 @@
-"""The `polydesk` command: quick checks of the configured models from a terminal."""
+"""The `polydesk` command: ingest, search, ask, evaluate, check and administer Polydesk from a terminal."""
 
 from __future__ import annotations
 
