@@ -270,7 +270,10 @@ class ChromaStore:
         """The record of a Chroma collection."""
         meta = collection.metadata or {}
         with _server_errors(self.location):
-            count = collection.count()
+            if meta.get("writing"):
+                count = len(collection.get(where=_visible(_generation(collection)), include=[])["ids"])
+            else:
+                count = collection.count()
         return CollectionInfo(
             collection.name.removeprefix(PREFIX), count, str(meta.get("embedding_model", "")),
             int(meta.get("embedding_dim", 0)), str(meta.get("description", "")),
