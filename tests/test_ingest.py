@@ -192,3 +192,28 @@ def test_ingest_cli_reports_and_exits_nonzero_on_failure(tmp_path, reranker_dir,
     assert run("collections", "delete", "ja-docs").returncode == 0
     missing = run("collections", "show", "ja-docs")
     assert missing.returncode == 1 and "no collection named 'ja-docs'" in missing.stderr
+
+
+def test_section_page_with_only_front_matter_is_empty_and_removes_its_old_chunks(pipeline, tmp_path):
+    site = tmp_path / "site" / "en" / "docs"
+    site.mkdir(parents=True)
+    index = site / "_index.md"
+    index.write_text("---\ntitle: Shipments\nweight: 10\n---\n\nShipments carry parcels between two addresses.\n")
+    (site / "create.md").write_text("---\ntitle: Create a shipment\n---\n\nPOST /v1/shipments creates a shipment.\n")
+    assert {f.status for f in pipeline.ingest([site], "docs").files} == {"ok"}
+    index.write_text("---\ntitle: Shipments\nweight: 10\n---\n")
+    report = pipeline.ingest([site], "docs")
+    statuses = {f.source: f.status for f in report.files}
+    assert statuses == {"_index.md": "empty", "create.md": "unchanged"}
+    assert next(f for f in report.files if f.source == "_index.md").removed == 1
+    assert {c.source for c in pipeline.store.all_chunks("docs")} == {"create.md"}
+
+
+def test_a_file_nested_too_deeply_fails_alone(pipeline, tmp_path):
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    (folder / "deep.html").write_text("<html><body>" + "<div>" * 5000 + "text" + "</div>" * 5000 + "</body></html>")
+    (folder / "good.md").write_text("# Good\n\nTrack a parcel with GET /v1/parcels/{id}/events.\n")
+    statuses = {f.source: (f.status, f.reason) for f in pipeline.ingest([folder], "docs").files}
+    assert statuses["good.md"][0] == "ok"
+    assert statuses["deep.html"][0] == "failed" and statuses["deep.html"][1]

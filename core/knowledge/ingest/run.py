@@ -39,7 +39,7 @@ class FileOutcome:
     """What happened to one file."""
 
     source: str
-    status: str  # "ok" | "unchanged" | "failed"
+    status: str  # "ok" | "unchanged" | "empty" | "failed"
     reason: str = ""
     language: str | None = None
     added: int = 0
@@ -106,6 +106,9 @@ class Ingester:
                 report.files.append(FileOutcome(source, "failed", str(exc)))
             except OSError as exc:
                 report.files.append(FileOutcome(source, "failed", f"cannot be read: {exc.strerror or exc}"))
+            except RecursionError:
+                report.files.append(FileOutcome(source, "failed", "is nested too deeply to parse: flatten its "
+                                                                  "structure or split the file"))
         if progress:
             progress(Progress(len(files), len(files), "", "done"))
         return report
@@ -118,7 +121,7 @@ class Ingester:
         with _step(seconds, announce, "chunk"):
             pieces = self.chunker.split(document)
         if not pieces:
-            raise BadFile(f"{source} has no text to index after parsing.")
+            return self._empty(collection, source, seconds, announce)
         with _step(seconds, announce, "language"):
             languages = self.tag_languages([without_context(p) for p in pieces])
         chunks = [make_chunk(collection, source, document.title, i, p, lang)
@@ -141,6 +144,16 @@ class Ingester:
         outcome.removed = len(old_positions - {c.index for c in fresh})
         outcome.unchanged = len(chunks) - len(fresh)
         return outcome
+
+    def _empty(self, collection: str, source: str, seconds: dict[str, float],
+               announce: Callable[[str], None]) -> FileOutcome:
+        """A page without body text (e.g. a section index): reported as empty; chunks stored earlier are removed."""
+        stored = self.store.source_state(collection, source)
+        if stored.hashes:
+            with _step(seconds, announce, "store"):
+                self.store.write_source(collection, [], np.zeros((0, self.embedder.dim), dtype=np.float32),
+                                        list(stored.hashes))
+        return FileOutcome(source, "empty", removed=len(stored.hashes))
 
     def _vectors(self, collection: str, fresh: list[Chunk], stored: dict[str, str]) -> np.ndarray:
         """Vectors for new chunks: reused when the same text is already stored (it only moved), else embedded."""
