@@ -135,6 +135,8 @@ def test_what_a_crashed_write_left_stays_invisible_and_is_undone(tmp_path):
     assert {c.id for c in store.all_chunks("docs")} == {c.id for c in old}
     assert {i for i, _ in store.dense_search("docs", vectors(1, 2)[0], 20)} == {c.id for c in old}
     assert set(store.source_state("docs", "guide.md").hashes) == {c.id for c in old}
+    assert store.info("docs").chunks == 4, "counts show committed chunks only"
+    assert [i.chunks for i in store.collections()] == [4]
     store.write_source("docs", [], np.zeros((0, DIM), dtype=np.float32), [old[1].id])
     assert {c.id for c in store.all_chunks("docs")} == {old[0].id, old[2].id, old[3].id}
     assert store.info("docs").chunks == 3, "the crashed write's chunks are gone"
