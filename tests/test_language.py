@@ -5,7 +5,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import regex
 
+from core.knowledge import language
 from core.knowledge.language import (
     DEFAULT_LANGUAGES,
     LanguageDetector,
@@ -181,3 +183,23 @@ def test_unknown_languages_are_refused() -> None:
         LanguageDetector(("en",))
     with pytest.raises(ValueError, match="sequence"):
         LanguageDetector("en")
+
+
+@pytest.mark.parametrize("text", [
+    "Call json.loads(body) then POST /v1/labels with label_id=42 and see https://docs.example.com/labels.",
+    "Der Parameter `carrier` ist optional; siehe shipment.create() und $TOKEN im **Header**.",
+    "配送ラベルを作成するには create_label を呼び出します。<b>注意</b>",
+])
+def test_prose_drops_the_tokens_that_the_one_pattern_rule_drops(text: str) -> None:
+    code_token = regex.compile(r"\S*(?:[_=(){}\[\]<>/\\$@]|\p{L}\.\p{L})\S*")  # the rule as one (quadratic) pattern
+    reference = language._LINK.sub(r"\1", language._INLINE_CODE.sub(" ", language._FENCED.sub(" ", text)))
+    for pattern in (language._URL, language._HTML_TAG, language._EDGES, code_token):
+        reference = pattern.sub(" ", reference)
+    assert prose(text).split() == reference.split()
+
+
+@pytest.mark.timeout(120)
+def test_prose_is_linear_in_a_tokens_length() -> None:
+    word = "a" * 200_000
+    assert prose(f"{word} x.y {word}").split() == [word, word]
+    assert prose("b" * 199_999 + "=1").split() == []

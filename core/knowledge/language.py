@@ -47,9 +47,8 @@ _HTML_TAG = regex.compile(r"<[^>\n]{0,500}>")
 # Markdown emphasis and brackets or quotes at the edges of words: "(see", "**Note**:", "_it_".
 _EDGES = regex.compile(r"(?<![\p{L}\p{N}])[*_~(\[{\"'«“]+|[*_~)\]}\"'»”]+(?![\p{L}\p{N}])")
 # A token with code punctuation inside it, or a dot between two letters (json.loads, example.com); tokens are
-# found with \S+ and tested with this search, which keeps the pass linear in a token's length.
+# found whole (_WORD) and tested with this search, which keeps the pass linear in a token's length.
 _CODE_MARK = regex.compile(r"[_=(){}\[\]<>/\\$@]|\p{L}\.\p{L}")
-_TOKEN = regex.compile(r"\S+")
 _LETTER = regex.compile(r"[\p{L}\p{M}]")
 _WIDE = regex.compile(r"(?V1)[[\p{L}\p{M}]&&[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}]]")
 _NON_LATIN = regex.compile(r"(?V1)[[\p{L}\p{M}]--[\p{Latin}\p{Inherited}]]")
@@ -61,7 +60,7 @@ def prose(text: str) -> str:
     text = _LINK.sub(r"\1", _INLINE_CODE.sub(" ", _FENCED.sub(" ", text)))
     for pattern in (_URL, _HTML_TAG, _EDGES):
         text = pattern.sub(" ", text)
-    return _TOKEN.sub(lambda token: " " if _CODE_MARK.search(token[0]) else token[0], text)
+    return _WORD.sub(lambda token: " " if _CODE_MARK.search(token[0]) else token[0], text)
 
 
 def letter_weight(text: str) -> int:
