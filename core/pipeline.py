@@ -8,14 +8,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
-from lingua import Language
-
 from core.answers.feedback import FeedbackStore
 from core.answers.run import AnswerRun
 from core.errors import ConfigError, ModelNotAvailable
 from core.knowledge.chunk import Chunker
 from core.knowledge.ingest.run import Ingester, IngestReport, Progress
-from core.knowledge.language import ALL_LANGUAGES, DEFAULT_LANGUAGES, LanguageDetector, language_detector
+from core.knowledge.language import (
+    ALL_LANGUAGES,
+    DEFAULT_LANGUAGES,
+    LanguageDetector,
+    language_codes,
+    language_detector,
+)
 from core.knowledge.search import HybridSearcher, SearchDepth
 from core.knowledge.store import ChromaStore
 from core.models.chat import Generator, make_generator
@@ -174,10 +178,3 @@ def language_set(setting: str) -> tuple[str, ...] | str:
     except ValueError as exc:
         raise ConfigError(f"POLYDESK_LANGUAGES: {exc}") from exc
     return codes
-
-
-def language_codes(languages: tuple[str, ...] | str) -> tuple[str, ...]:
-    """The ISO 639-1 codes of a language set (every lingua language for `all`)."""
-    if languages == ALL_LANGUAGES:
-        return tuple(lang.iso_code_639_1.name.lower() for lang in sorted(Language.all(), key=lambda lang: lang.name))
-    return tuple(languages)

@@ -203,3 +203,13 @@ def test_prose_is_linear_in_a_tokens_length() -> None:
     word = "a" * 200_000
     assert prose(f"{word} x.y {word}").split() == [word, word]
     assert prose("b" * 199_999 + "=1").split() == []
+
+
+def test_the_ask_pages_languages_follow_the_setting() -> None:
+    from core.pipeline import Pipeline
+    from core.settings import load_settings
+
+    assert Pipeline(load_settings(languages="de, fr")).answer_languages == ("de", "fr")
+    assert Pipeline(load_settings(languages="")).answer_languages == DEFAULT_LANGUAGES
+    everything = Pipeline(load_settings(languages="all")).answer_languages
+    assert len(everything) == 75 and {"en", "ar", "zh", "ro"} <= set(everything)

@@ -182,3 +182,10 @@ def _lingua_name(base: str) -> str | None:
 
     iso = getattr(IsoCode639_1, base.upper(), None) if len(base) == 2 else None
     return Language.from_iso_code_639_1(iso).name.title() if iso is not None else None
+
+
+def language_codes(languages: Sequence[str] | str) -> tuple[str, ...]:
+    """The ISO 639-1 codes of a language set: the codes themselves, or every Lingua language for `all`."""
+    if languages != ALL_LANGUAGES:
+        return tuple(languages)
+    return tuple(lang.iso_code_639_1.name.lower() for lang in _lingua_languages(ALL_LANGUAGES))

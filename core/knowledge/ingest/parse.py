@@ -182,8 +182,7 @@ def _parse_markdown(text: str, path: Path, *, mdx: bool) -> ParsedDocument:
         title = _scalar(meta.get("title")) or path.stem
         return ParsedDocument(title=title, description=_scalar(meta.get("description")), blocks=(), url_hint=url_hint)
     title = _scalar(meta.get("title")) or _first_h1(body) or path.stem
-    document = _prose(title, _scalar(meta.get("description")), body)
-    return ParsedDocument(document.title, document.description, document.blocks, url_hint=url_hint)
+    return ParsedDocument(title, _scalar(meta.get("description")), (Block(text=body, kind="prose"),), url_hint)
 
 
 def _scalar(value: Any) -> str:
