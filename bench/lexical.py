@@ -6,6 +6,10 @@ are 6 consecutive words (2 for Chinese and Japanese, whose "words" are long unsp
 chunk, searched with k=50 in that chunk's language. Reported per size: LexicalIndex build seconds (tokenising
 included), peak RSS of the process after the build, and query latency p50/p95/mean in milliseconds.
 
+A restart is then measured in a fresh process: the index is saved as the searcher saves it per collection
+revision, and the new process maps it and answers its first query. Reported: the seconds to the first result and
+the memory the index adds to that process, with their ratios to the build in the same run.
+
 Run from the repository root:
     .venv/bin/python bench/lexical.py                          # 10k and 100k chunks
     .venv/bin/python bench/lexical.py --sizes 2000 --queries 100
@@ -20,7 +24,9 @@ import platform
 import random
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
@@ -30,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from core.knowledge.lexical import LexicalIndex, lexical_tokens  # noqa: E402
+from core.knowledge.lexical_files import load_index, save_index  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpora" / "fastapi-docs"
 RESULTS = REPO / "bench" / "results"
@@ -72,6 +79,30 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def rss_mb() -> float:
+    """Resident memory of this process now, in MiB."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def restart(folder: Path, query: str, language: str | None) -> dict[str, float]:
+    """In a fresh process: map the saved index, answer one query; seconds and the memory the index added."""
+    before = rss_mb()
+    start = time.perf_counter()
+    found = load_index(folder).search(query, 50, language)
+    seconds = time.perf_counter() - start
+    return {"restart_first_search_s": round(seconds, 3), "restart_index_rss_mb": round(rss_mb() - before, 1),
+            "restart_hits": len(found)}
+
+
+def measure_restart(index: LexicalIndex, query: str, language: str | None) -> dict[str, float]:
+    """Save the index, then time the first search of a new process that loads it."""
+    with tempfile.TemporaryDirectory() as folder:
+        save_index(index, Path(folder))
+        command = [sys.executable, __file__, "--restart-from", folder, "--query", query, "--language", language or ""]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -105,6 +136,10 @@ def measure(pages: dict[str, list[list[str]]], size: int, queries: int, seed: in
         "query_ms_p95": round(percentile(latencies, 0.95), 2), "query_ms_mean": round(statistics.mean(latencies), 2),
         "mean_hits": round(statistics.mean(hits), 1),
     }
+    before = rss_mb()
+    record |= measure_restart(index, query, languages[i])
+    record["build_to_restart_ratio"] = round(build_s / max(record["restart_first_search_s"], 1e-3), 1)
+    record["rss_mb_now_with_built_index"] = round(before)
     print(json.dumps(record), flush=True)
     return record
 
@@ -117,7 +152,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--out", type=Path, default=RESULTS / "lexical.json")
+    parser.add_argument("--restart-from", type=Path, help=argparse.SUPPRESS)  # the restarted process
+    parser.add_argument("--query", help=argparse.SUPPRESS)
+    parser.add_argument("--language", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.restart_from:
+        print(json.dumps(restart(args.restart_from, args.query, args.language or None)))
+        return
     pages = load_corpus(args.corpus)
     machine = {
         "platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(),

@@ -112,6 +112,7 @@ class Pipeline:
         return self._part("searcher", lambda: HybridSearcher(
             self.store, self.embedder, self.reranker, self.languages.detect, self.settings.reranker_instruction,
             SearchDepth(self.settings.dense_k, self.settings.lexical_k, self.settings.rerank_k),
+            self.settings.lexical_folder,
         ))
 
     @property

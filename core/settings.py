@@ -49,6 +49,7 @@ class Settings(BaseSettings):
 
     chroma_path: Path = Path("data/chroma")
     chroma_url: str | None = None
+    lexical_path: Path | None = None  # saved BM25 indexes; unset: a "lexical" folder beside chroma_path
 
     tokenizer: str | None = None
     chunk_tokens: int = Field(default=512, ge=16, le=2048)
@@ -75,6 +76,11 @@ class Settings(BaseSettings):
     cpu_profile: bool = True  # POLYDESK_CPU_PROFILE: bfloat16 on CPUs with native support; off keeps float32
     http_timeout: float = Field(default=30.0, gt=0)
     http_retries: int = Field(default=2, ge=0, le=10)
+
+    @property
+    def lexical_folder(self) -> Path:
+        """Where BM25 indexes are saved per collection revision."""
+        return self.lexical_path or self.chroma_path.parent / "lexical"
 
     @field_validator("embedding_url", "reranker_url", "llm_url", "chroma_url", mode="before")
     @classmethod

@@ -135,12 +135,17 @@ def lexical_tokens(text: str, language: str | None) -> list[str]:
 class TokenCache:
     """Token ids of chunks already tokenised, by chunk id; chunk ids are content-addressed, so rows never go stale."""
 
-    def __init__(self) -> None:
-        self.vocabulary: dict[str, int] = {}
-        self._rows: dict[str, list[int]] = {}
+    def __init__(self, vocabulary: dict[str, int] | None = None,
+                 rows: dict[str, np.ndarray] | None = None) -> None:
+        self.vocabulary: dict[str, int] = vocabulary or {}
+        self._rows: dict[str, np.ndarray] = rows or {}
         self._lock = threading.Lock()
 
-    def rows(self, ids: Sequence[str], texts: Sequence[str], languages: Sequence[str | None]) -> list[list[int]]:
+    def missing(self, ids: Sequence[str]) -> list[str]:
+        """The ids among these that were never tokenised."""
+        return [chunk_id for chunk_id in ids if chunk_id not in self._rows]
+
+    def rows(self, ids: Sequence[str], texts: Sequence[str], languages: Sequence[str | None]) -> list[np.ndarray]:
         """Token ids of each chunk, tokenising only chunks not seen before and forgetting chunks now gone."""
         with self._lock:
             rows = [self._rows[chunk_id] if chunk_id in self._rows else self._tokenise(text, language)
@@ -148,16 +153,18 @@ class TokenCache:
             self._rows = dict(zip(ids, rows, strict=True))
             return rows
 
-    def _tokenise(self, text: str, language: str | None) -> list[int]:
+    def _tokenise(self, text: str, language: str | None) -> np.ndarray:
         """One chunk's tokens as ids, growing the vocabulary."""
-        return [self.vocabulary.setdefault(token, len(self.vocabulary)) for token in lexical_tokens(text, language)]
+        return np.fromiter((self.vocabulary.setdefault(token, len(self.vocabulary))
+                            for token in lexical_tokens(text, language)), dtype=np.int32)
 
 
 class LexicalIndex:
     """BM25 (bm25s, Lucene variant) over chunks, each tokenised in its own language; rebuilt whole on change.
 
-    A TokenCache shared between rebuilds of one collection's index makes a rebuild tokenise only new chunks.
-    Searching only reads the index, so one index serves concurrent searches.
+    A TokenCache shared between rebuilds of one collection's index makes a rebuild tokenise only new chunks;
+    texts of chunks already in the cache are not needed (pass ""). Searching only reads the index, so one index
+    serves concurrent searches.
     """
 
     def __init__(self, ids: Sequence[str], texts: Sequence[str], languages: Sequence[str | None],
@@ -167,26 +174,35 @@ class LexicalIndex:
         if len(set(ids)) != len(ids):
             raise ValueError("chunk ids must be unique")
         self.ids: tuple[str, ...] = tuple(ids)
-        cache = cache or TokenCache()
-        corpus = cache.rows(ids, texts, languages)
-        self._bm25: bm25s.BM25 | None = None
-        if any(corpus):
-            self._bm25 = bm25s.BM25()
-            self._bm25.index((corpus, dict(cache.vocabulary)), show_progress=False)
+        self.language_of: dict[str, str | None] = dict(zip(ids, languages, strict=True))
+        self.cache: TokenCache | None = cache or TokenCache()
+        corpus = self.cache.rows(ids, texts, languages)
+        self.bm25: bm25s.BM25 | None = None
+        if any(len(row) for row in corpus):
+            self.bm25 = bm25s.BM25()
+            self.bm25.index((corpus, dict(self.cache.vocabulary)), show_progress=False)
+
+    @classmethod
+    def loaded(cls, ids: Sequence[str], languages: Sequence[str | None], bm25: bm25s.BM25 | None) -> LexicalIndex:
+        """An index from a saved BM25 model; its token cache is loaded only if the index is ever updated."""
+        index = cls.__new__(cls)
+        index.ids, index.cache, index.bm25 = tuple(ids), None, bm25
+        index.language_of = dict(zip(ids, languages, strict=True))
+        return index
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def search(self, query: str, k: int, language: str | None) -> list[tuple[str, float]]:
         """Up to k (chunk id, BM25 score) best first, only chunks sharing a token with the query."""
-        if self._bm25 is None or k <= 0:
+        if self.bm25 is None or k <= 0:
             return []
         tokens = lexical_tokens(query, language)
         tokens += [t for t in tokens if _JOINED.search(t)]  # a quoted identifier weighs double in a question
-        token_ids = self._bm25.get_tokens_ids(tokens)
+        token_ids = self.bm25.get_tokens_ids(tokens)
         if not token_ids:
             return []
-        scores = self._bm25.get_scores_from_ids(token_ids)
+        scores = self.bm25.get_scores_from_ids(token_ids)
         hits = np.flatnonzero(scores > 0)
         if len(hits) > k:
             hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]

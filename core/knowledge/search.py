@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from core.errors import BackendUnavailable
 from core.knowledge.fusion import reciprocal_rank_fusion
-from core.knowledge.lexical import LexicalIndex, TokenCache
+from core.knowledge.lexical_files import LexicalIndexes
 from core.knowledge.store import ChromaStore, check_embedder
 from core.models.embed import Embedder
 from core.models.rerank import Reranker
@@ -33,16 +33,14 @@ class HybridSearcher:
 
     def __init__(self, store: ChromaStore, embedder: Embedder, reranker: Reranker | None,
                  detect_language: LanguageDetector, default_instruction: str,
-                 depth: SearchDepth = SearchDepth()) -> None:
+                 depth: SearchDepth = SearchDepth(), lexical_folder: Path | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.reranker = reranker
         self.detect_language = detect_language
         self.default_instruction = default_instruction
         self.depth = depth
-        self._lexical: dict[str, tuple[str, tuple[LexicalIndex, dict[str, str | None]]]] = {}
-        self._token_caches: dict[str, TokenCache] = {}
-        self._lexical_lock = threading.Lock()
+        self.lexical = LexicalIndexes(store, lexical_folder)
 
     def search(self, question: str, collections: Sequence[str], languages: Sequence[str] | None = None,
                top_n: int | None = None) -> SearchResult:
@@ -84,25 +82,12 @@ class HybridSearcher:
     def _lexical_hits(self, name: str, revision: str, question: str, language: str | None,
                       languages: Sequence[str] | None) -> list[tuple[str, float]]:
         """BM25 hits from the collection's lexical index, filtered to the wanted languages."""
-        index, chunk_languages = self._lexical_index(name, revision)
+        index = self.lexical.get(name, revision)
         k = self.depth.lexical_k
         hits = index.search(question, k * 4 if languages else k, language)
         if languages:
-            hits = [(i, s) for i, s in hits if chunk_languages.get(i) in languages][:k]
+            hits = [(i, s) for i, s in hits if index.language_of.get(i) in languages][:k]
         return hits
-
-    def _lexical_index(self, name: str, revision: str) -> tuple[LexicalIndex, dict[str, str | None]]:
-        """The collection's index, rebuilt from Chroma when its revision changed."""
-        with self._lexical_lock:
-            cached = self._lexical.get(name)
-            if cached is None or cached[0] != revision:
-                chunks = self.store.all_chunks(name)
-                cache = self._token_caches.setdefault(name, TokenCache())
-                index = LexicalIndex([c.id for c in chunks], [c.text for c in chunks], [c.language for c in chunks],
-                                     cache)
-                cached = (revision, (index, {c.id: c.language for c in chunks}))
-                self._lexical[name] = cached
-        return cached[1]
 
     def _candidates(self, fused: list, dense: dict, lexical: dict) -> list[Candidate]:
         """Fused hits as candidates carrying their dense and lexical scores and ranks."""

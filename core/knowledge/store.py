@@ -189,6 +189,11 @@ class ChromaStore:
         return [from_record(i, d, m) for i, d, m in zip(found["ids"], found["documents"], found["metadatas"],
                                                          strict=True)]
 
+    def chunk_languages(self, name: str) -> dict[str, str | None]:
+        """The language of every chunk of a collection, by id, without reading the texts."""
+        found = self._all(name, ["metadatas"])
+        return {i: str(m.get("language") or "") or None for i, m in zip(found["ids"], found["metadatas"], strict=True)}
+
     def chunks(self, name: str, ids: Sequence[str]) -> list[Chunk]:
         """These chunks, in the order asked; ids that no longer exist are skipped."""
         if not ids:
