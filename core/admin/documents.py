@@ -119,10 +119,11 @@ class DocumentAdmin:
         try:
             report = (self.pipeline.ingest([staged.folder], collection, track) if staged.staged
                       else IngestReport(collection))
-            self.library.keep(collection, staged.folder, [f.source for f in report.files if f.status != "failed"])
+            self.library.keep(collection, staged.folder,
+                              [f.source for f in report.files if f.status not in ("failed", "skipped")])
         finally:
             self.library.discard(staged.folder)
-        report.files[:0] = [FileOutcome(r.name, "failed", r.reason) for r in staged.refused]
+        report.files[:0] = [FileOutcome(r.name, r.status, r.reason) for r in staged.refused]
         return report
 
 
