@@ -17,7 +17,9 @@ from core.pipeline import Pipeline
 from tests.conftest import tiny_settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
-OPENAPI = "openapi: 3.0.3\ninfo:\n  title: Lumen API\n  version: '1'\npaths: {}\n"
+OPENAPI = ("openapi: 3.0.3\ninfo:\n  title: Lumen API\n  version: '1'\npaths:\n  /keys:\n    get:\n"
+           "      operationId: listKeys\n      summary: List the project keys of a Lumen project\n"
+           "      responses:\n        '200':\n          description: The keys\n")
 
 # A fictional "Lumen" API documented in a Hugo-style site; each language folder has the same relative paths.
 PAGES = {
@@ -267,7 +269,7 @@ def test_the_old_single_folder_names_are_flagged_when_folders_are_added(cli_env,
     assert ingest_json(capsys, str(site / "en"), "--collection", "lumen")[0] == 0
     code, report = ingest_json(capsys, str(site / "en"), str(site / "ja"), "--collection", "lumen")
     assert code == 0 and len(report["warnings"]) == 1
-    assert "docs/setup.md" in report["warnings"][0] and "polydesk collections delete lumen" in report["warnings"][0]
+    assert "holds 4 documents (e.g. api.yaml)" in report["warnings"][0] and "polydesk collections delete lumen" in report["warnings"][0]
 
 
 # --- Archives on the Documents page --------------------------------------------------------------------------------
