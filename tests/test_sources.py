@@ -296,3 +296,48 @@ def test_archive_non_documents_are_skipped(tmp_path, reranker_dir, embedder_dir)
     assert {st for s, st in status.items() if not s.endswith("setup.md")} == {"skipped"} and len(status) == 9
     assert not job.report.failed
     assert {c.language for c in desk.pipeline.store.all_chunks("lumen")} == {"en", "zh", "ja"}
+
+
+# --- Links where agents see them -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def linked_store(tmp_path_factory, reranker_dir, embedder_dir) -> Path:
+    """A store holding the English pages of the site, ingested with a base URL; returns the store's folder."""
+    root = tmp_path_factory.mktemp("linked")
+    pipeline = Pipeline(tiny_settings(reranker_dir, embedder_dir, root / "chroma"))
+    report = pipeline.ingest([build_site(root) / "en"], "lumen", links=SiteLinks("https://docs.example.com/en/"))
+    assert not report.failed, report.failed
+    return root / "chroma"
+
+
+@pytest.fixture
+def linked_env(monkeypatch, linked_store, reranker_dir, embedder_dir):
+    """POLYDESK_* variables for the linked store, the tiny models and no LLM (extractive answers)."""
+    for name, value in {"EMBEDDING_MODEL": embedder_dir, "RERANKER_MODEL": reranker_dir, "CHROMA_PATH": linked_store,
+                        "DEVICE": "cpu", "LLM": "off"}.items():
+        monkeypatch.setenv(f"POLYDESK_{name}", str(value))
+
+
+def test_search_and_ask_json_carry_urls(linked_env, capsys):
+    assert main(["search", "How often should a project key be rotated?", "--collection", "lumen", "--json"]) == 0
+    candidates = json.loads(capsys.readouterr().out)["candidates"]
+    assert candidates and all(c["chunk"]["url"].startswith("https://docs.example.com/en/") for c in candidates
+                              if c["chunk"]["source"].endswith(".md"))
+    assert main(["ask", "How often should a project key be rotated?", "--collection", "lumen", "--json"]) == 0
+    citations = json.loads(capsys.readouterr().out)["citations"]
+    setup = [c for c in citations if c["source"] == "docs/setup.md"]
+    assert setup and {c["url"] for c in setup} <= {"https://docs.example.com/en/docs/setup/#setting-up",
+                                                   "https://docs.example.com/en/docs/setup/#rotating-keys"}
+
+
+def test_ask_page_citations_link_to_the_page(linked_env):
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=300).run()
+    assert not app.exception, app.exception
+    app.chat_input[0].set_value("How often should a project key be rotated?").run()
+    assert not app.exception, app.exception
+    links = [m.value for m in app.markdown if m.value.startswith("Page: [")]
+    assert links and all("](<https://docs.example.com/en/" in link for link in links)
+    assert {c.value for c in app.code} <= {link.split("](<")[1].removesuffix(">)") for link in links} and app.code

@@ -75,3 +75,9 @@ def chunk_url(page: str, anchor: str = "", page_number: str = "") -> str:
         return f"{page}#page={page_number}"
     return f"{page}#{quote(anchor, safe='-._~')}" if anchor else page
 
+
+
+def link_markdown(label: str, url: str) -> str:
+    """A Markdown link (Streamlit opens it in a new tab) whose label cannot break out of its brackets."""
+    clean = label.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    return f"[{clean}](<{url.replace('>', '%3E').replace(' ', '%20')}>)"
