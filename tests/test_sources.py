@@ -41,9 +41,11 @@ PAGES = {
     },
     "ja": {
         "title": "Lumen ドキュメント",
-        "setup": "# セットアップ\n\n最初のリクエストを送る前に、Lumen コンソールでプロジェクトキーを作成してください。\n\n"
-                 "## キーのローテーション\n\nプロジェクトキーは九十日ごとにローテーションしてください。古いキーは一日だけ使えます。\n",
-        "limits": "---\ntitle: 制限\nurl: /ja/limits/\n---\n\n各プロジェクトキーは一分間に三百件までリクエストを送信できます。"
+        "setup": "# セットアップ\n\n最初のリクエストを送る前に、Lumen コンソールで"
+                 "プロジェクトキーを作成してください。\n\n## キーのローテーション\n\n"
+                 "プロジェクトキーは九十日ごとにローテーションしてください。古いキーは一日だけ使えます。\n",
+        "limits": "---\ntitle: 制限\nurl: /ja/limits/\n---\n\n"
+                  "各プロジェクトキーは一分間に三百件までリクエストを送信できます。"
                   "混雑時の応答には、再試行までの待ち時間が示されます。\n",
         "section": "ガイドでは、ショップを Lumen に接続し、その接続を健全に保つ方法を説明します。",
     },
@@ -269,7 +271,8 @@ def test_the_old_single_folder_names_are_flagged_when_folders_are_added(cli_env,
     assert ingest_json(capsys, str(site / "en"), "--collection", "lumen")[0] == 0
     code, report = ingest_json(capsys, str(site / "en"), str(site / "ja"), "--collection", "lumen")
     assert code == 0 and len(report["warnings"]) == 1
-    assert "holds 4 documents (e.g. api.yaml)" in report["warnings"][0] and "polydesk collections delete lumen" in report["warnings"][0]
+    warning = report["warnings"][0]
+    assert "holds 4 documents (e.g. api.yaml)" in warning and "polydesk collections delete lumen" in warning
 
 
 # --- Archives on the Documents page --------------------------------------------------------------------------------
@@ -289,7 +292,8 @@ def test_archive_non_documents_are_skipped(tmp_path, reranker_dir, embedder_dir)
             archive.writestr(f"site/{lang}/mkdocs.yml", "site_name: Lumen\n")
     settings = tiny_settings(reranker_dir, embedder_dir, tmp_path / "chroma", uploads_path=tmp_path / "uploads")
     desk = DocumentAdmin(Pipeline(settings))
-    job = desk.upload(new_session("admin", "password", 30, time.monotonic()), "lumen", [("site.zip", buffer.getvalue())])
+    admin = new_session("admin", "password", 30, time.monotonic())
+    job = desk.upload(admin, "lumen", [("site.zip", buffer.getvalue())])
     assert job.wait(300) and not job.error, job.error
     status = {f.source: f.status for f in job.report.files}
     assert {s for s, st in status.items() if st == "ok"} == {f"site/{lang}/docs/setup.md" for lang in PAGES}
