@@ -238,6 +238,8 @@ def test_cli_ingests_every_language_folder_with_links(cli_env, capsys, tmp_path,
     assert {u for (s, _), u in urls.items() if s == "ja/docs/_index.md"} == {"https://docs.example.com/ja/docs/"}
     assert all(c.url == "" for c in chunks if c.source == "en/api.yaml")
     assert store.info("lumen").base_url == "https://docs.example.com/"
+    assert main(["collections", "show", "lumen"]) == 0
+    assert "links: https://docs.example.com/ (default language folder: en" in capsys.readouterr().out
 
     code, again = ingest_json(capsys, *folders, "--collection", "lumen")
     assert code == 0
@@ -256,6 +258,15 @@ def test_cli_refuses_a_clash_before_writing(cli_env, capsys, tmp_path, reranker_
     assert "would both be stored as the document" in capsys.readouterr().err
     store = Pipeline(tiny_settings(reranker_dir, embedder_dir, cli_env)).store
     assert "clash" not in {info.name for info in store.collections()}
+
+
+def test_cli_refuses_a_bad_base_url_before_creating_the_collection(cli_env, capsys, tmp_path, reranker_dir,
+                                                                   embedder_dir):
+    site = build_site(tmp_path)
+    assert main(["ingest", str(site / "en"), "--collection", "lumen", "--base-url", "docs.example.com"]) == 1
+    assert "is not an http(s) address" in capsys.readouterr().err
+    store = Pipeline(tiny_settings(reranker_dir, embedder_dir, cli_env)).store
+    assert "lumen" not in {info.name for info in store.collections()}
 
 
 def test_an_explicit_non_document_still_fails(cli_env, capsys, tmp_path):

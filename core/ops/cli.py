@@ -238,6 +238,9 @@ def _collections(args: argparse.Namespace) -> int:
     print(f"{info.name}: {info.chunks} chunks from {len(sources)} files, {info.embedding_model} ({info.embedding_dim})")
     if info.description:
         print(info.description)
+    if info.base_url:
+        print(f"links: {info.base_url} (default language folder: {info.url_default_language or 'none'}, "
+              f"extension: {info.url_extension or 'none, pages end in /'})")
     for source, count in sources.items():
         print(f"{count:>6}  {source}")
     return 0

@@ -101,7 +101,7 @@ class Ingester:
         Two files that would share a source are refused (BadInput) before anything is written. `links`
         replaces the collection's stored link settings; None keeps them.
         """
-        paths = list(paths)
+        paths, links = list(paths), check_links(links) if links is not None else None
         plan = plan_sources(paths)
         files = plan.files
         self.store.open_for_ingest(collection, self.embedder.model_id, self.embedder.dim)
@@ -130,7 +130,6 @@ class Ingester:
     def _links(self, collection: str, links: SiteLinks | None) -> SiteLinks:
         """The collection's link settings, after storing new ones when given."""
         if links is not None:
-            links = check_links(links)
             info = self.store.update_settings(collection, base_url=links.base_url,
                                               url_default_language=links.default_language_folder,
                                               url_extension=links.extension)
