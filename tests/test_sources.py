@@ -356,3 +356,13 @@ def test_ask_page_citations_link_to_the_page(linked_env):
     links = [m.value for m in app.markdown if m.value.startswith("Page: [")]
     assert links and all("](<https://docs.example.com/en/" in link for link in links)
     assert {c.value for c in app.code} <= {link.split("](<")[1].removesuffix(">)") for link in links} and app.code
+
+
+def test_legacy_names_are_the_old_per_folder_names(tmp_path):
+    from core.knowledge.ingest.sources import legacy_sources
+
+    site = build_site(tmp_path)
+    inputs = [site / "en", site / "ja"]
+    assert legacy_sources(inputs, plan_sources(inputs)) == {"_index.md", "docs/_index.md", "docs/setup.md",
+                                                             "docs/limits.md", "api.yaml"}
+    assert legacy_sources([site / "en"], plan_sources([site / "en"])) == set()

@@ -15,7 +15,7 @@ import numpy as np
 from core.errors import BadFile
 from core.knowledge.chunk import CONTEXT_SEPARATOR, Chunker, Piece
 from core.knowledge.ingest.parse import parse_file
-from core.knowledge.ingest.sources import PlannedFile, SourcePlan, plan_sources
+from core.knowledge.ingest.sources import PlannedFile, SourcePlan, legacy_sources, plan_sources
 from core.knowledge.links import SiteLinks, check_links, chunk_url, page_url
 from core.knowledge.store import ChromaStore
 from core.models.embed import Embedder
@@ -106,7 +106,7 @@ class Ingester:
         files = plan.files
         self.store.open_for_ingest(collection, self.embedder.model_id, self.embedder.dim)
         site = self._links(collection, links)
-        report = IngestReport(collection, warnings=self._renamed_sources(collection, plan) if len(paths) > 1 else [])
+        report = IngestReport(collection, warnings=self._renamed_sources(collection, paths, plan))
         for done, planned in enumerate(files):
             source = planned.source
 
@@ -137,11 +137,10 @@ class Ingester:
             info = self.store.info(collection)
         return SiteLinks(info.base_url, info.url_default_language, info.url_extension)
 
-    def _renamed_sources(self, collection: str, plan: SourcePlan) -> list[str]:
-        """A warning when stored documents look like this run's under an older, shorter source name."""
-        planned = {f.source for f in plan.files}
-        stored = set(self.store.sources(collection)) - planned
-        older = sorted(s for s in stored if any(p.endswith("/" + s) for p in planned))
+    def _renamed_sources(self, collection: str, paths: list[Path], plan: SourcePlan) -> list[str]:
+        """A warning when documents are stored under the names an older Polydesk gave these files."""
+        legacy = legacy_sources(paths, plan)  # empty for one folder or file: the rule did not change there
+        older = sorted(legacy & set(self.store.sources(collection))) if legacy else []
         if not older:
             return []
         return [f"{collection} holds {len(older)} documents (e.g. {older[0]}) stored earlier under shorter names "

@@ -74,6 +74,16 @@ def plan_sources(paths: Iterable[Path]) -> SourcePlan:
     return SourcePlan(tuple(files), tuple(skipped))
 
 
+def legacy_sources(paths: Iterable[Path], plan: SourcePlan) -> set[str]:
+    """The names an older Polydesk gave these files: relative to the folder given, a file by its own name."""
+    folders = [Path(os.path.abspath(p)) for p in paths if Path(p).is_dir()]
+    names = set()
+    for file in plan.files:
+        folder = next((f for f in folders if file.path.is_relative_to(f)), None)
+        names.add(file.path.relative_to(folder).as_posix() if folder else file.path.name)
+    return names - {f.source for f in plan.files}
+
+
 def skip_reason(path: Path) -> str | None:
     """Why a file found in a folder is not a document (an image, a stylesheet, a site configuration); None if it is."""
     suffix = path.suffix.lower()
