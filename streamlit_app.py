@@ -11,6 +11,7 @@ from core.answers.run import AnswerRun
 from core.answers.translate import needs_translation, translate
 from core.errors import PolydeskError
 from core.knowledge.language import language_name
+from core.knowledge.links import link_markdown
 from core.ops.doctor import Diagnosis, diagnose
 from core.pipeline import Pipeline, sample_ingest, shared_pipeline
 from core.settings import Settings, load_settings
@@ -49,6 +50,9 @@ def show_passage(pipeline: Pipeline, index: int, marker: int, candidate: Candida
         st.caption(f"{language_name(chunk.language)} · {candidate.collection} · "
                    f"rank before reranking #{candidate.fused_rank} → {rerank}")
         st.markdown(chunk.text)
+        if chunk.url:
+            st.markdown("Page: " + link_markdown(chunk.location, chunk.url))
+            st.code(chunk.url, language=None)  # its copy button puts the link on the clipboard
         if needs_translation(candidate, language):
             key = (index, marker)
             translations = st.session_state.setdefault(TRANSLATIONS, {})

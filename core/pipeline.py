@@ -20,6 +20,7 @@ from core.knowledge.language import (
     language_codes,
     language_detector,
 )
+from core.knowledge.links import SiteLinks
 from core.knowledge.search import HybridSearcher, SearchDepth
 from core.knowledge.store import ChromaStore
 from core.models.chat import Generator, make_generator
@@ -98,13 +99,13 @@ class Pipeline:
             return None
         return self.ingest([SAMPLE_FOLDER], SAMPLE_COLLECTION)
 
-    def ingest(self, paths: Iterable[Path], collection: str,
-               progress: Callable[[Progress], None] | None = None) -> IngestReport:
-        """Ingest files and folders into a collection."""
+    def ingest(self, paths: Iterable[Path], collection: str, progress: Callable[[Progress], None] | None = None,
+               links: SiteLinks | None = None) -> IngestReport:
+        """Ingest files and folders into a collection; `links` replaces its link settings (None keeps them)."""
         detector = self.languages
         ingester = Ingester(self.store, self.embedder, self.chunker, lambda texts: detector.detect_document(texts)[1],
                             int(self.settings.max_file_mb * 1_000_000))
-        return ingester.ingest_files(paths, collection, progress)
+        return ingester.ingest_files(paths, collection, progress, links)
 
     @property
     def searcher(self) -> HybridSearcher:

@@ -62,6 +62,7 @@ class Chunk:
     token_count: int
     kind: str  # "prose" | "code" | "api-operation"
     extra: tuple[tuple[str, str], ...] = ()  # operation_id, tags, method, path for API operations
+    url: str = ""  # the published page and section, when the collection has a base URL
 
     @property
     def location(self) -> str:

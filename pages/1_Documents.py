@@ -21,6 +21,7 @@ from core.admin.auth import (
 from core.admin.documents import DocumentAdmin, shared_document_admin
 from core.admin.jobs import IngestJob
 from core.errors import PolydeskError
+from core.knowledge.links import SiteLinks
 from core.settings import Settings, load_settings
 
 ADMIN = "admin_session"  # the AdminSession of this browser session; only a successful sign-in sets it
@@ -127,9 +128,12 @@ def upload_form(admin: DocumentAdmin, session: AdminSession, names: list[str]) -
         help=f"Markdown, HTML, PDF, Word, text and OpenAPI files; at most {limits.max_files} files, "
              f"{limits.max_file_bytes // 1_000_000} MB each and {limits.max_total_bytes // 1_000_000} MB together.",
     )
+    base_url = st.text_input("Public base URL of these docs (optional)", admin.links(collection).base_url if
+                             collection in names else "", placeholder="https://docs.example.com/", key="base-url",
+                             help="Citations then link to the published pages; the collection keeps it.")
     if st.button("Ingest", type="primary", disabled=not files or not collection):
         try:
-            admin.upload(session, collection, [(f.name, f.getvalue()) for f in files or []])
+            admin.upload(session, collection, [(f.name, f.getvalue()) for f in files or []], base_url)
         except PolydeskError as exc:
             st.error(str(exc))
 
@@ -196,9 +200,14 @@ def collection_panel(admin: DocumentAdmin, session: AdminSession, names: list[st
         description = st.text_area("Description", info.description)
         instruction = st.text_area("Rerank instruction (blank: the configured default)", info.rerank_instruction,
                                    placeholder=admin.pipeline.settings.reranker_instruction)
+        base_url = st.text_input("Public base URL (links apply from the next ingest)", info.base_url)
+        default_folder = st.text_input("Language folder served without its folder (e.g. en)", info.url_default_language)
+        extension = st.text_input("Page extension in URLs (blank: docs/setup/; .html: docs/setup.html)",
+                                  info.url_extension)
         if st.form_submit_button("Save settings"):
+            links = SiteLinks(base_url, default_folder, extension)
             act(lambda: admin.update_collection(session, name, description=description,
-                                                rerank_instruction=instruction), "Settings saved.")
+                                                rerank_instruction=instruction, links=links), "Settings saved.")
     st.dataframe([{"document": s, "chunks": n} for s, n in overview.sources.items()], hide_index=True)
     document = st.selectbox("Document", list(overview.sources), key=f"document-{name}")
     if document:

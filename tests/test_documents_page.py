@@ -241,3 +241,13 @@ def test_single_sign_on_without_an_admin_list_is_not_an_admin_configuration(page
     monkeypatch.delenv("POLYDESK_ADMIN_PASSWORD_HASH")
     app = sso_visit({"email": "ana@example.com"})
     assert "No admin is configured" in app.info[0].value and not app.file_uploader and not app.button
+
+
+def test_a_base_url_given_with_the_upload_links_every_chunk(page_env):
+    app = signed_in()
+    app.text_input(key="base-url").input("https://docs.example.com/help")
+    app = upload(app, [("webhooks.md", GOOD_MD.encode(), "text/markdown")])
+    admin = shared_document_admin(load_settings())
+    assert admin.links("webhooks").base_url == "https://docs.example.com/help/"
+    chunks = admin.pipeline.store.all_chunks("webhooks")
+    assert chunks and all(c.url.startswith("https://docs.example.com/help/webhooks/") for c in chunks)

@@ -112,6 +112,7 @@ def test_bad_files_fail_alone_and_write_nothing(pipeline, tmp_path):
     report = pipeline.ingest([folder], "docs")
     statuses = {f.source: (f.status, f.reason) for f in report.files}
     assert statuses.pop("good.md")[0] == "ok"
+    assert statuses.pop("notes.xyz")[0] == "skipped"  # not a document, found in a folder
     assert all(status == "failed" and reason for status, reason in statuses.values()), statuses
     assert "empty" in statuses["empty.md"][1].lower() and "utf-8" in statuses["latin1.txt"][1].lower()
     assert {c.source for c in pipeline.store.all_chunks("docs")} == {"good.md"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from core.admin.auth import AdminSession, require_admin
@@ -14,6 +14,7 @@ from core.admin.library import UploadLibrary
 from core.admin.uploads import StagedUploads, UploadLimits, stage_uploads
 from core.errors import BadFile, PolydeskError
 from core.knowledge.ingest.run import FileOutcome, IngestReport, Progress
+from core.knowledge.links import SiteLinks, check_links
 from core.knowledge.store import CollectionInfo, check_collection_name
 from core.pipeline import Pipeline, shared_pipeline
 from core.settings import Settings
@@ -45,18 +46,21 @@ class DocumentAdmin:
         self._clock = clock
         self._overviews: dict[str, CollectionOverview] = {}
 
-    def upload(self, session: AdminSession | None, collection: str, files: Sequence[tuple[str, bytes]]) -> IngestJob:
-        """Check and stage uploaded files (name, bytes), then ingest them in the background."""
+    def upload(self, session: AdminSession | None, collection: str, files: Sequence[tuple[str, bytes]],
+               base_url: str | None = None) -> IngestJob:
+        """Check and stage uploaded files (name, bytes), then ingest them in the background (with a new base URL)."""
         self._authorize(session, collection)
         if not files:
             raise BadFile("No files were uploaded: choose files or a .zip archive first.")
+        links = None if base_url is None else check_links(replace(self.links(collection), base_url=base_url))
         batch = self.library.new_batch(collection)
         try:
             staged = stage_uploads(files, batch, self.limits)
         except BaseException:
             self.library.discard(batch)
             raise
-        return self.jobs.start(collection, session.user, lambda track: self._ingest_batch(collection, staged, track))
+        return self.jobs.start(collection, session.user,
+                               lambda track: self._ingest_batch(collection, staged, track, links))
 
     def reingest(self, session: AdminSession | None, collection: str) -> IngestJob:
         """Ingest the collection's kept uploads again (unchanged files cost nothing)."""
@@ -84,11 +88,27 @@ class DocumentAdmin:
         self.library.delete(collection)
 
     def update_collection(self, session: AdminSession | None, collection: str, *, description: str,
-                          rerank_instruction: str) -> CollectionInfo:
-        """Change a collection's description and rerank instruction (blank: the configured default)."""
+                          rerank_instruction: str, links: SiteLinks | None = None) -> CollectionInfo:
+        """Change a collection's description, rerank instruction (blank: the configured default) and link settings.
+
+        Chunks get their links when they are ingested: new link settings apply from the next ingest on.
+        """
         self._authorize(session, collection)
+        link_fields = {}
+        if links is not None:
+            links = check_links(links)
+            link_fields = {"base_url": links.base_url, "url_default_language": links.default_language_folder,
+                           "url_extension": links.extension}
         return self.pipeline.store.update_settings(collection, description=description.strip(),
-                                                   rerank_instruction=rerank_instruction.strip())
+                                                   rerank_instruction=rerank_instruction.strip(), **link_fields)
+
+    def links(self, collection: str) -> SiteLinks:
+        """A collection's link settings (none for a collection that does not exist yet)."""
+        store = self.pipeline.store
+        if collection not in {info.name for info in store.collections()}:
+            return SiteLinks()
+        info = store.info(collection)
+        return SiteLinks(info.base_url, info.url_default_language, info.url_extension)
 
     def overview(self, collection: str) -> CollectionOverview:
         """Counts of a collection's documents, chunks and languages (read again only after the collection changed)."""
@@ -114,15 +134,17 @@ class DocumentAdmin:
         check_collection_name(collection)
         self.jobs.check_idle(collection)
 
-    def _ingest_batch(self, collection: str, staged: StagedUploads, track: Callable[[Progress], None]) -> IngestReport:
-        """Ingest a staged batch, keep the files that made it in, and report refused uploads as failed files."""
+    def _ingest_batch(self, collection: str, staged: StagedUploads, track: Callable[[Progress], None],
+                      links: SiteLinks | None = None) -> IngestReport:
+        """Ingest a staged batch, keep the files that made it in, and report refused uploads as failed or skipped."""
         try:
-            report = (self.pipeline.ingest([staged.folder], collection, track) if staged.staged
+            report = (self.pipeline.ingest([staged.folder], collection, track, links) if staged.staged
                       else IngestReport(collection))
-            self.library.keep(collection, staged.folder, [f.source for f in report.files if f.status != "failed"])
+            self.library.keep(collection, staged.folder,
+                              [f.source for f in report.files if f.status not in ("failed", "skipped")])
         finally:
             self.library.discard(staged.folder)
-        report.files[:0] = [FileOutcome(r.name, "failed", r.reason) for r in staged.refused]
+        report.files[:0] = [FileOutcome(r.name, r.status, r.reason) for r in staged.refused]
         return report
 
 

@@ -56,6 +56,7 @@ class Refused:
 
     name: str
     reason: str
+    status: str = "failed"  # "skipped" for a file in an archive that is not a document
 
 
 @dataclass(frozen=True)
@@ -384,8 +385,9 @@ def _plan_zip(batch: _Batch, name: str, archive: zipfile.ZipFile) -> tuple[list[
         if PurePosixPath(relative).suffix.lower() == ".zip":
             raise _Refusal(_nested(name, relative))
         reason = _member_refusal(name, relative, info, limits)
-        if reason:
-            refused.append(Refused(relative, reason))
+        if reason:  # a non-document beside the pages (image, stylesheet) is skipped; a bad document failed
+            skipped = PurePosixPath(relative).suffix.lower() not in FORMATS
+            refused.append(Refused(relative, reason, "skipped" if skipped else "failed"))
         else:
             members.append(_Member(info, relative))
     clash = next((files[key] for key in files if key in folders), None)

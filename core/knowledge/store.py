@@ -34,7 +34,8 @@ NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
 HNSW = {"space": "cosine", "ef_construction": 100, "max_neighbors": 16, "ef_search": 128}
 WRITE_BATCH = 2000
 CHUNK_FIELDS = ("source", "title", "heading_path", "anchor", "language", "chunk_index", "content_hash",
-                "token_count", "kind", "written", "retired")
+                "token_count", "kind", "url", "written", "retired")
+LINK_FIELDS = ("base_url", "url_default_language", "url_extension")
 NEVER = 2**62  # `retired` of a chunk that no generation has replaced
 READ_ATTEMPTS = 5
 T = TypeVar("T")
@@ -51,6 +52,9 @@ class CollectionInfo:
     description: str = ""
     rerank_instruction: str = ""
     revision: str = ""
+    base_url: str = ""  # links: the published site's address, its default language folder and URL extension
+    url_default_language: str = ""
+    url_extension: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,11 +120,14 @@ class ChromaStore:
         with _server_errors(self.location):
             self._client.delete_collection(PREFIX + name)
 
-    def update_settings(self, name: str, *, description: str | None = None,
-                        rerank_instruction: str | None = None) -> CollectionInfo:
-        """Change a collection's description or rerank instruction."""
-        changes = {k: v for k, v in (("description", description), ("rerank_instruction", rerank_instruction))
-                   if v is not None}
+    def update_settings(self, name: str, *, description: str | None = None, rerank_instruction: str | None = None,
+                        **links: str | None) -> CollectionInfo:
+        """Change a collection's description, rerank instruction or link settings (base_url, url_*)."""
+        unknown = set(links) - set(LINK_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown collection settings: {', '.join(sorted(unknown))}")
+        changes = {k: v for k, v in (("description", description), ("rerank_instruction", rerank_instruction),
+                                     *links.items()) if v is not None}
         return self._modify(name, **changes)
 
     def source_state(self, name: str, source: str) -> StoredState:
@@ -283,6 +290,7 @@ class ChromaStore:
             collection.name.removeprefix(PREFIX), count, str(meta.get("embedding_model", "")),
             int(meta.get("embedding_dim", 0)), str(meta.get("description", "")),
             str(meta.get("rerank_instruction", "")), str(meta.get("revision", "")),
+            *(str(meta.get(key, "")) for key in LINK_FIELDS),
         )
 
 
@@ -367,7 +375,7 @@ def to_metadata(chunk: Chunk) -> dict[str, str | int]:
         "source": chunk.source, "title": chunk.title, "heading_path": json.dumps(list(chunk.heading_path)),
         "anchor": chunk.anchor, "language": chunk.language or "", "chunk_index": chunk.index,
         "content_hash": chunk.content_hash, "token_count": chunk.token_count, "kind": chunk.kind,
-    }
+    } | ({"url": chunk.url} if chunk.url else {})
     return metadata | dict(chunk.extra)
 
 
@@ -379,7 +387,7 @@ def from_record(chunk_id: str, text: str, metadata: dict[str, Any]) -> Chunk:
         heading_path=tuple(json.loads(metadata["heading_path"])), anchor=str(metadata["anchor"]),
         language=str(metadata["language"]) or None, index=int(metadata["chunk_index"]),
         content_hash=str(metadata["content_hash"]), token_count=int(metadata["token_count"]),
-        kind=str(metadata["kind"]), extra=extra,
+        kind=str(metadata["kind"]), extra=extra, url=str(metadata.get("url") or ""),
     )
 
 

@@ -8,10 +8,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import PolydeskError
+from core.knowledge.links import SiteLinks
 from core.settings import load_settings
 from core.types import SearchResult
+
+if TYPE_CHECKING:
+    from core.knowledge.store import ChromaStore
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders (folders recurse)")
     ingest.add_argument("--collection", required=True, help="the collection to create or update")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument("--base-url", help="the published site's address: chunks get links to their pages "
+                        "(stored with the collection; '' removes it)")
+    ingest.add_argument("--default-language-folder", metavar="FOLDER",
+                        help="the language folder the site serves without its folder, e.g. en")
+    ingest.add_argument("--url-extension", metavar="EXT",
+                        help="what pages end in: '' for docs/setup/ (default), .html for docs/setup.html")
     ingest.set_defaults(run=_ingest)
 
     collections = commands.add_parser("collections", help="list, show or delete collections")
@@ -166,7 +177,10 @@ def _ingest(args: argparse.Namespace) -> int:
         if progress.stage == "parse" and not args.json:
             print(f"[{progress.done + 1}/{progress.total}] {progress.source}", file=sys.stderr)
 
-    report = Pipeline(load_settings()).ingest(args.paths, args.collection, show)
+    pipeline = Pipeline(load_settings())
+    report = pipeline.ingest(args.paths, args.collection, show, _links(args, pipeline.store))
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -176,10 +190,22 @@ def _ingest(args: argparse.Namespace) -> int:
             reason = f"  — {f.reason}" if f.reason else ""
             print(f"{f.status:<10} {counts}  {f.language or '-':<4}  {f.source}{reason}")
         totals = report.totals()
-        print(f"\n{len(report.files)} files, {len(report.failed)} failed; chunks: {totals['added']} added, "
+        skipped = sum(1 for f in report.files if f.status == "skipped")
+        print(f"\n{len(report.files)} files, {len(report.failed)} failed, {skipped} skipped; chunks: "
+              f"{totals['added']} added, "
               f"{totals['updated']} updated, {totals['removed']} removed, {totals['unchanged']} unchanged")
         print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in report.seconds.items()))
     return 1 if report.failed else 0
+
+
+def _links(args: argparse.Namespace, store: ChromaStore) -> SiteLinks | None:
+    """New link settings from the ingest options, merged with the stored ones; None when none was given."""
+    given = (args.base_url, args.default_language_folder, args.url_extension)
+    if all(value is None for value in given):
+        return None
+    stored = store.info(args.collection) if args.collection in {i.name for i in store.collections()} else None
+    kept = (stored.base_url, stored.url_default_language, stored.url_extension) if stored else ("", "", "")
+    return SiteLinks(*(new if new is not None else old for new, old in zip(given, kept, strict=True)))
 
 
 def _collections(args: argparse.Namespace) -> int:
@@ -212,6 +238,9 @@ def _collections(args: argparse.Namespace) -> int:
     print(f"{info.name}: {info.chunks} chunks from {len(sources)} files, {info.embedding_model} ({info.embedding_dim})")
     if info.description:
         print(info.description)
+    if info.base_url:
+        print(f"links: {info.base_url} (default language folder: {info.url_default_language or 'none'}, "
+              f"extension: {info.url_extension or 'none, pages end in /'})")
     for source, count in sources.items():
         print(f"{count:>6}  {source}")
     return 0
@@ -233,7 +262,7 @@ def _search(args: argparse.Namespace) -> int:
         ranks = f"fused #{c.fused_rank}  dense #{c.dense_rank or '-'}  lexical #{c.lexical_rank or '-'}"
         print(f"\n#{c.rerank_rank or c.fused_rank}  rerank {rerank}  {ranks}  [{c.chunk.language or '?'}]  "
               f"{c.chunk.source}#{c.chunk.anchor}")
-        print(f"    {_preview(c.chunk.text, 160)}")
+        print(f"    {_preview(c.chunk.text, 160)}" + (f"\n    {c.chunk.url}" if c.chunk.url else ""))
     print("\nms: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings_ms.items()))
     return 0
 
@@ -247,7 +276,8 @@ def _ask(args: argparse.Namespace) -> int:
         answer = run.answer()
         citations = [{"marker": c.marker, "collection": c.candidate.collection, "source": c.candidate.chunk.source,
                       "anchor": c.candidate.chunk.anchor, "section": list(c.candidate.chunk.heading_path),
-                      "language": c.candidate.chunk.language, "rerank_score": c.candidate.rerank_score,
+                      "url": c.candidate.chunk.url, "language": c.candidate.chunk.language,
+                      "rerank_score": c.candidate.rerank_score,
                       "text": c.candidate.chunk.text} for c in answer.citations]
         print(json.dumps({"question": args.question, "answer": answer.text, "language": answer.language,
                           "mode": answer.mode, "model": answer.model, "citations": citations,
@@ -264,7 +294,7 @@ def _ask(args: argparse.Namespace) -> int:
     for citation in answer.citations:
         chunk = citation.candidate.chunk
         print(f"[{citation.marker}] {chunk.source}#{chunk.anchor}  ({chunk.language or '?'})  "
-              f"{' > '.join(chunk.heading_path)}")
+              f"{' > '.join(chunk.heading_path)}" + (f"\n    {chunk.url}" if chunk.url else ""))
     print("\nms: " + ", ".join(f"{k} {v:.1f}" for k, v in run.timings_ms.items()))
     return 0
 

@@ -15,6 +15,8 @@ import numpy as np
 from core.errors import BadFile
 from core.knowledge.chunk import CONTEXT_SEPARATOR, Chunker, Piece
 from core.knowledge.ingest.parse import parse_file
+from core.knowledge.ingest.sources import PlannedFile, SourcePlan, legacy_sources, plan_sources
+from core.knowledge.links import SiteLinks, check_links, chunk_url, page_url
 from core.knowledge.store import ChromaStore
 from core.models.embed import Embedder
 from core.timing import timed
@@ -39,7 +41,7 @@ class FileOutcome:
     """What happened to one file."""
 
     source: str
-    status: str  # "ok" | "unchanged" | "empty" | "failed"
+    status: str  # "ok" | "unchanged" | "empty" | "skipped" (not a document, found in a folder) | "failed"
     reason: str = ""
     language: str | None = None
     added: int = 0
@@ -55,6 +57,7 @@ class IngestReport:
     collection: str
     files: list[FileOutcome] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[FileOutcome]:
@@ -68,7 +71,7 @@ class IngestReport:
     def to_dict(self) -> dict:
         """Plain data, for JSON."""
         return {"collection": self.collection, "files": [asdict(f) for f in self.files], "totals": self.totals(),
-                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}, "warnings": list(self.warnings)}
 
     def to_csv(self) -> str:
         """One row per file, for a spreadsheet."""
@@ -91,17 +94,27 @@ class Ingester:
         self.max_bytes = max_bytes
 
     def ingest_files(self, paths: Iterable[Path], collection: str,
-                     progress: Callable[[Progress], None] | None = None) -> IngestReport:
-        """Ingest files and folders (recursively); returns the report, never raises for a bad file."""
-        files = list(expand(paths))
+                     progress: Callable[[Progress], None] | None = None,
+                     links: SiteLinks | None = None) -> IngestReport:
+        """Ingest files and folders (recursively); returns the report, never raises for a bad file.
+
+        Two files that would share a source are refused (BadInput) before anything is written. `links`
+        replaces the collection's stored link settings; None keeps them.
+        """
+        paths, links = list(paths), check_links(links) if links is not None else None
+        plan = plan_sources(paths)
+        files = plan.files
         self.store.open_for_ingest(collection, self.embedder.model_id, self.embedder.dim)
-        report = IngestReport(collection)
-        for done, (path, source) in enumerate(files):
+        site = self._links(collection, links)
+        report = IngestReport(collection, warnings=self._renamed_sources(collection, paths, plan))
+        for done, planned in enumerate(files):
+            source = planned.source
+
             def announce(name: str, source: str = source, done: int = done) -> None:
                 if progress:
                     progress(Progress(done, len(files), source, name))
             try:
-                report.files.append(self._ingest_one(path, source, collection, report.seconds, announce))
+                report.files.append(self._ingest_one(planned, collection, site, report.seconds, announce))
             except BadFile as exc:
                 report.files.append(FileOutcome(source, "failed", str(exc)))
             except OSError as exc:
@@ -109,22 +122,48 @@ class Ingester:
             except RecursionError:
                 report.files.append(FileOutcome(source, "failed", "is nested too deeply to parse: flatten its "
                                                                   "structure or split the file"))
+        report.files.extend(FileOutcome(s.source, "skipped", s.reason) for s in plan.skipped)
         if progress:
             progress(Progress(len(files), len(files), "", "done"))
         return report
 
-    def _ingest_one(self, path: Path, source: str, collection: str, seconds: dict[str, float],
+    def _links(self, collection: str, links: SiteLinks | None) -> SiteLinks:
+        """The collection's link settings, after storing new ones when given."""
+        if links is not None:
+            info = self.store.update_settings(collection, base_url=links.base_url,
+                                              url_default_language=links.default_language_folder,
+                                              url_extension=links.extension)
+        else:
+            info = self.store.info(collection)
+        return SiteLinks(info.base_url, info.url_default_language, info.url_extension)
+
+    def _renamed_sources(self, collection: str, paths: list[Path], plan: SourcePlan) -> list[str]:
+        """A warning when documents are stored under the names an older Polydesk gave these files."""
+        legacy = legacy_sources(paths, plan)  # empty for one folder or file: the rule did not change there
+        older = sorted(legacy & set(self.store.sources(collection))) if legacy else []
+        if not older:
+            return []
+        return [f"{collection} holds {len(older)} documents (e.g. {older[0]}) stored earlier under shorter names "
+                "than this run gives them (sources are now relative to the folder holding every input): delete "
+                f"the collection with `polydesk collections delete {collection}` and ingest again, or remove "
+                "those documents on the Documents page."]
+
+    def _ingest_one(self, planned: PlannedFile, collection: str, site: SiteLinks, seconds: dict[str, float],
                     announce: Callable[[str], None]) -> FileOutcome:
         """Parse to stored chunks for one file."""
+        source = planned.source
         with _step(seconds, announce, "parse"):
-            document = parse_file(path, max_bytes=self.max_bytes)
+            document = parse_file(planned.path, max_bytes=self.max_bytes)
         with _step(seconds, announce, "chunk"):
             pieces = self.chunker.split(document)
         if not pieces:
             return self._empty(collection, source, seconds, announce)
         with _step(seconds, announce, "language"):
-            languages = self.tag_languages([without_context(p) for p in pieces])
-        chunks = [make_chunk(collection, source, document.title, i, p, lang)
+            languages = ([planned.language] * len(pieces) if planned.language
+                         else self.tag_languages([without_context(p) for p in pieces]))
+        page = page_url(source, site, document.url_hint)
+        chunks = [make_chunk(collection, source, document.title, i, p, lang,
+                             chunk_url(page, p.anchor, dict(p.extra).get("page", "")))
                   for i, (p, lang) in enumerate(zip(pieces, languages, strict=True))]
         outcome = FileOutcome(source, "ok", language=_majority(languages))
         stored = self.store.source_state(collection, source)
@@ -168,33 +207,19 @@ class Ingester:
         return np.stack([reusable.get(c.content_hash, embedded.get(c.content_hash)) for c in fresh])
 
 
-def make_chunk(collection: str, source: str, title: str, index: int, piece: Piece, language: str | None) -> Chunk:
-    """A chunk with a deterministic id: collection, source, position and content hash."""
+def make_chunk(collection: str, source: str, title: str, index: int, piece: Piece, language: str | None,
+               url: str = "") -> Chunk:
+    """A chunk with a deterministic id: collection, source, position, content hash and (when set) its URL."""
     content_hash = hashlib.sha256(piece.text.encode()).hexdigest()[:16]
-    chunk_id = hashlib.sha256(f"{collection}\0{source}\0{index}\0{content_hash}".encode()).hexdigest()[:32]
+    key = f"{collection}\0{source}\0{index}\0{content_hash}" + (f"\0{url}" if url else "")
+    chunk_id = hashlib.sha256(key.encode()).hexdigest()[:32]
     return Chunk(chunk_id, piece.text, source, title, piece.heading_path, piece.anchor, language, index,
-                 content_hash, piece.token_count, piece.kind, piece.extra)
+                 content_hash, piece.token_count, piece.kind, piece.extra, url)
 
 
 def without_context(piece: Piece) -> str:
     """A piece's own text, without the heading path in front (headings are often in another language)."""
     return piece.text.removeprefix(CONTEXT_SEPARATOR.join(piece.heading_path) + "\n\n")
-
-
-def expand(paths: Iterable[Path]) -> Iterable[tuple[Path, str]]:
-    """Files with their source names: a folder's files recursively (relative to it), a file by its name."""
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))):
-                yield file, file.relative_to(path).as_posix()
-        else:
-            yield path, path.name
-
-
-def _hidden(relative: Path) -> bool:
-    """Dot-files and dot-folders are skipped when a folder is ingested."""
-    return any(part.startswith(".") for part in relative.parts)
 
 
 def _majority(languages: Sequence[str | None]) -> str | None:
