@@ -62,6 +62,7 @@ class Chunk:
     token_count: int
     kind: str  # "prose" | "code" | "api-operation"
     extra: tuple[tuple[str, str], ...] = ()  # operation_id, tags, method, path for API operations
+    url: str = ""  # the published page and section, when the collection has a base URL
 
     @property
     def location(self) -> str:
@@ -115,4 +116,24 @@ class Answer:
     invalid_markers: tuple[int, ...]
     mode: str  # "generated" | "extractive"
     model: str
+    warnings: tuple[str, ...] = ()
+    search_query: str = ""  # the query that was searched: the question, or a follow-up made standalone
+    passages: tuple[Candidate, ...] = ()  # the passages sent to the LLM (or quoted), cited or not
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier message of a conversation: role "user" or "assistant", and its text."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class TicketReply:
+    """A reply drafted for a customer's message: its language, the questions found in it, and the draft."""
+
+    language: str | None
+    questions: tuple[str, ...]
+    draft: Answer
     warnings: tuple[str, ...] = ()
