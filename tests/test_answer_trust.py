@@ -89,3 +89,16 @@ def test_citations_and_passages_carry_their_link_when_known(make_candidate):
     data = answer_json(answer, {})
     assert data["citations"][0]["url"] == data["passages"][0]["url"] == "https://docs.parcelio.example/auth#tokens"
     assert "(https://docs.parcelio.example/auth#tokens)" in answer.text
+
+
+def test_the_same_page_in_two_collections_fills_one_answer_slot(tmp_path, reranker_dir, embedder_dir):
+    from core.pipeline import Pipeline
+    from tests.conftest import SAMPLE, tiny_settings
+
+    pipeline = Pipeline(tiny_settings(reranker_dir, embedder_dir, tmp_path / "chroma", llm="off"))
+    for name in ("docs-a", "docs-b"):
+        assert not pipeline.ingest([SAMPLE / "en" / "authentication.md"], name).failed
+    run = pipeline.ask("How long is an access token valid?", ["docs-a", "docs-b"])
+    hashes = [p.chunk.content_hash for p in run.answer().passages]
+    assert len(hashes) == 3 and len(set(hashes)) == 3
+    assert len({c.chunk.content_hash for c in run.search.candidates[:3]}) < 3  # the search itself has twins
