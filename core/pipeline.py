@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
+from core.answers.conversation import check_turns, standalone_query
 from core.answers.feedback import FeedbackStore
 from core.answers.run import AnswerRun
-from core.errors import ConfigError, ModelNotAvailable
+from core.answers.ticket import MAX_REPLY_PASSAGES, check_ticket, extract_questions, merged_search
+from core.answers.ticket_prompt import reply_messages
+from core.errors import ConfigError, ModelNotAvailable, PolydeskError
 from core.knowledge.chunk import Chunker
 from core.knowledge.ingest.run import Ingester, IngestReport, Progress
 from core.knowledge.language import (
@@ -28,7 +33,7 @@ from core.models.embed import Embedder, make_embedder
 from core.models.rerank import Reranker, make_reranker
 from core.models.source import cached_model_folder
 from core.settings import Settings, load_settings
-from core.types import SearchResult
+from core.types import SearchResult, TicketReply, Turn
 
 T = TypeVar("T")
 SAMPLE_FOLDER = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -111,7 +116,8 @@ class Pipeline:
     def searcher(self) -> HybridSearcher:
         """The hybrid searcher over the store."""
         return self._part("searcher", lambda: HybridSearcher(
-            self.store, self.embedder, self.reranker, self.languages.detect, self.settings.reranker_instruction,
+            self.store, self.embedder, self.reranker, self.languages.detect_question,
+            self.settings.reranker_instruction,
             SearchDepth(self.settings.dense_k, self.settings.lexical_k, self.settings.rerank_k),
             self.settings.lexical_folder,
         ))
@@ -131,10 +137,63 @@ class Pipeline:
         """The configured LLM (None when POLYDESK_LLM=off)."""
         return self._part("generator", lambda: make_generator(self.settings))
 
-    def ask(self, question: str, collections: Sequence[str], language: str | None = None) -> AnswerRun:
-        """Search, then an answer to stream from the top passages (in `language`, else the question's)."""
-        result = self.search(question, collections)
-        return AnswerRun(question, result, language, lambda: self.generator, self.settings.top_n)
+    def _optional_generator(self) -> Generator | None:
+        """The LLM, or None when it is off or cannot be built (the answer run says why)."""
+        try:
+            return self.generator
+        except PolydeskError:
+            return None
+
+    def ask(self, question: str, collections: Sequence[str], language: str | None = None,
+            conversation: Sequence[Turn] | None = None) -> AnswerRun:
+        """Search (a follow-up made standalone from the conversation), then an answer to stream from the top
+        passages, in `language`, else the question's."""
+        turns = check_turns(conversation or ())
+        start = time.perf_counter()
+        query, notes = standalone_query(question, turns, self._optional_generator() if turns else None)
+        rewrite_ms = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        query_language = self.question_language(question, collections, turns, language)
+        language_ms = (time.perf_counter() - start) * 1000
+        result = self.searcher.search(query, collections, None, None, query_language=query_language)
+        result.timings_ms["language"] = result.timings_ms.get("language", 0.0) + language_ms
+        if turns:
+            result.timings_ms["rewrite"] = rewrite_ms
+        result.timings_ms["total"] = result.timings_ms.get("total", 0.0) + language_ms + rewrite_ms
+        return AnswerRun(question, result, language, lambda: self.generator, self.settings.top_n, history=turns,
+                         warnings=notes, requested_language=language)
+
+    def reply(self, message: str, collections: Sequence[str], language: str | None = None) -> TicketReply:
+        """A reply drafted for a customer's message: its questions found and searched, the draft written from
+        their passages in `language`, else the message's. TicketReply.warnings are about the questions; the
+        draft carries its own."""
+        text = check_ticket(message)
+        detected = self.languages.detect_question(text) or self.collection_language(collections)
+        questions, notes = extract_questions(text, self._optional_generator())
+        results = [self.searcher.search(q, collections, None, None, query_language=detected) for q in questions]
+        search = merged_search(results, questions, detected, self.settings.top_n)
+        reply_language = language or detected
+        run = AnswerRun(search.query, search, reply_language, lambda: self.generator, MAX_REPLY_PASSAGES,
+                        requested_language=language,
+                        prompt=lambda passages, lang: reply_messages(text, passages, lang))
+        return TicketReply(reply_language, questions, run.answer(), notes)
+
+    def question_language(self, question: str, collections: Sequence[str], conversation: Sequence[Turn] = (),
+                          chosen: str | None = None) -> str | None:
+        """The question's language; when it has none (code, no letters): the conversation's, then the chosen
+        answer language, then the collections' main language."""
+        found = self.languages.detect_question(question)
+        if found is None and conversation:
+            found = self.languages.detect_question(" ".join(t.content for t in conversation if t.role == "user"))
+        return found or chosen or self.collection_language(collections)
+
+    def collection_language(self, collections: Sequence[str]) -> str | None:
+        """The language most chunks of the collections are written in, or None."""
+        counts: Counter[str] = Counter()
+        for name in collections:
+            counts.update(self.store.count_by(name, "language")["language"])
+        counts.pop("", None)
+        return counts.most_common(1)[0][0] if counts else None
 
     @property
     def answer_languages(self) -> tuple[str, ...]:

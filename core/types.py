@@ -117,3 +117,23 @@ class Answer:
     mode: str  # "generated" | "extractive"
     model: str
     warnings: tuple[str, ...] = ()
+    search_query: str = ""  # the query that was searched: the question, or a follow-up made standalone
+    passages: tuple[Candidate, ...] = ()  # the passages sent to the LLM (or quoted), cited or not
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier message of a conversation: role "user" or "assistant", and its text."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class TicketReply:
+    """A reply drafted for a customer's message: its language, the questions found in it, and the draft."""
+
+    language: str | None
+    questions: tuple[str, ...]
+    draft: Answer
+    warnings: tuple[str, ...] = ()

@@ -138,8 +138,9 @@ def extractive_answer(question: str, candidates: Sequence[Candidate], language: 
 
 
 def _heading(number: int, chunk: Chunk, question_language: str | None) -> str:
-    """`[n] Section` with the source file, and the passage's language where it differs from the question's."""
-    meta = f"`{chunk.source}`"
+    """`[n] Section` with the source file (a link to its page when known), and the passage's language where it
+    differs from the question's."""
+    meta = f"[`{chunk.source}`]({chunk.url})" if chunk.url else f"`{chunk.source}`"
     if chunk.language and chunk.language != question_language:
         meta += f" · {language_name(chunk.language)}"
     return f"**[{number}] {section_of(chunk)}** · {meta}"

@@ -10,16 +10,21 @@ from core.models.chat.thinking import ThinkFilter
 from core.types import Answer, Candidate, Citation
 
 EXTRACTIVE_MODEL = "extractive"
+CITES_NONE = ("The answer cites no passage: check it against the passages listed below before sending it; the "
+              "documentation may not cover this question.")
 
 
 def finish_answer(text: str, question_language: str | None, candidates: Sequence[Candidate], mode: str,
-                  model: str, warnings: Sequence[str] = ()) -> Answer:
-    """An Answer: for "generated", citations parsed from the text and unknown markers flagged in a warning;
-    for "extractive", every passage shown counts as cited."""
+                  model: str, warnings: Sequence[str] = (), *, search_query: str = "") -> Answer:
+    """An Answer: for "generated", citations parsed from the text, unknown markers and an answer citing no
+    passage flagged in warnings; for "extractive", every passage shown counts as cited. `passages` are all
+    the candidates given, cited or not."""
     notes = list(warnings)
+    passages = tuple(candidates)
     if mode == "extractive":
         citations = tuple(Citation(marker=i, candidate=c) for i, c in enumerate(candidates, start=1))
-        return Answer(text.strip(), question_language, citations, (), mode, model, tuple(notes))
+        return Answer(text.strip(), question_language, citations, (), mode, model, tuple(notes), search_query,
+                      passages)
     think = ThinkFilter()
     text = (think.feed(text) + think.flush()).strip()
     citations, invalid = parse_citations(text, candidates)
@@ -28,11 +33,14 @@ def finish_answer(text: str, question_language: str | None, candidates: Sequence
         notes.append(warning)
     if not text:
         notes.append("The language model returned an empty answer.")
-    return Answer(text, question_language, citations, invalid, mode, model, tuple(notes))
+    elif candidates and not citations:
+        notes.append(CITES_NONE)
+    return Answer(text, question_language, citations, invalid, mode, model, tuple(notes), search_query, passages)
 
 
 def extractive_result(question: str, question_language: str | None, candidates: Sequence[Candidate],
-                      warnings: Sequence[str] = ()) -> Answer:
+                      warnings: Sequence[str] = (), *, search_query: str = "") -> Answer:
     """The extractive answer as an Answer (mode "extractive"), e.g. with the reason the LLM was not used."""
     text = extractive_answer(question, candidates, question_language)
-    return finish_answer(text, question_language, candidates, "extractive", EXTRACTIVE_MODEL, warnings)
+    return finish_answer(text, question_language, candidates, "extractive", EXTRACTIVE_MODEL, warnings,
+                         search_query=search_query or question)

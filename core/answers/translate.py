@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.answers.prompt import translation_messages
+from core.errors import ConfigError
 from core.models.chat.thinking import ThinkFilter
 from core.types import Candidate
 
@@ -19,8 +20,16 @@ def needs_translation(candidate: Candidate, question_language: str | None) -> bo
     return bool(passage and question and passage != question)
 
 
-def translate(generator: Generator, text: str, target_language: str) -> str:
-    """`text` translated into `target_language` (ISO code); BackendUnavailable when the LLM fails."""
+LLM_OFF = ("Translation is written by the language model, and none is configured (POLYDESK_LLM=off): the passage "
+           "is shown as written. Set POLYDESK_LLM_URL to an OpenAI-compatible server, or POLYDESK_LLM=auto with a "
+           "local model, to translate passages.")
+
+
+def translate(generator: Generator | None, text: str, target_language: str) -> str:
+    """`text` translated into `target_language` (ISO code); ConfigError without an LLM, BackendUnavailable when
+    it fails."""
+    if generator is None:
+        raise ConfigError(LLM_OFF)
     think = ThinkFilter()
     pieces = [think.feed(piece) for piece in generator.stream(translation_messages(text, target_language))]
     return ("".join(pieces) + think.flush()).strip()

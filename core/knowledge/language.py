@@ -35,6 +35,9 @@ ALL_LANGUAGES = "all"
 MIN_LETTERS = 12
 MIN_CHUNK_LETTERS = 40
 MIN_CONFIDENCE = 0.5  # Lingua's probability for the best language, among the configured ones
+# A question takes Lingua's best guess however unsure (right for short questions far more often than a
+# threshold allows); only text with fewer prose letters than this (code, numbers, symbols) gets None.
+MIN_QUESTION_LETTERS = 2
 _WIDE_WEIGHT = 3
 NON_LATIN_SHARE = 0.3  # above this share of non-Latin letters, only the non-Latin words are detected
 DOCUMENT_SAMPLE_CHARS = 5000  # how much of a document is read when no single chunk is conclusive
@@ -143,6 +146,14 @@ class LanguageDetector:
         return values[0].language.iso_code_639_1.name.lower()
 
     __call__ = detect
+
+    def detect_question(self, text: str) -> str | None:
+        """Lingua's best guess for a question among the configured languages; None for code or text without letters."""
+        sample = detection_sample(text)
+        if letter_weight(sample) < MIN_QUESTION_LETTERS:
+            return None
+        values = self._lingua.compute_language_confidence_values(sample)
+        return values[0].language.iso_code_639_1.name.lower() if values else None
 
     def detect_document(self, chunk_texts: Sequence[str]) -> tuple[str | None, list[str | None]]:
         """(document language, per-chunk languages) for the chunks of one document; see `detect_document`."""

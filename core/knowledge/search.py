@@ -43,14 +43,15 @@ class HybridSearcher:
         self.lexical = LexicalIndexes(store, lexical_folder)
 
     def search(self, question: str, collections: Sequence[str], languages: Sequence[str] | None = None,
-               top_n: int | None = None) -> SearchResult:
-        """Candidates for a question across collections, reranked best first (top_n of them if given)."""
+               top_n: int | None = None, query_language: str | None = None) -> SearchResult:
+        """Candidates for a question across collections, reranked best first (top_n of them if given); the
+        question's language is detected unless the caller knows it (`query_language`)."""
         start = time.perf_counter()
         timings: dict[str, float] = {}
         warnings: list[str] = []
         infos = {name: self.store.info(name) for name in collections}
         with timed(timings, "language"):
-            query_language = self.detect_language(question)
+            query_language = query_language or self.detect_language(question)
         query_vector = None
         try:
             with timed(timings, "embed"):

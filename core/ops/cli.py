@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import PolydeskError
 from core.knowledge.links import SiteLinks
+from core.ops.answers_cli import add_reply_command, answer_json, read_conversation
 from core.settings import load_settings
 from core.types import SearchResult
 
@@ -78,8 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     _collections_option(ask)
     ask.add_argument("--language", help="answer in this language (ISO 639-1), default the question's")
+    ask.add_argument("--conversation", type=Path, help='earlier turns: JSON Lines of {"role", "content"}')
     ask.add_argument("--json", action="store_true", help="print JSON")
     ask.set_defaults(run=_ask)
+    _collections_option(add_reply_command(commands))
 
     doctor = commands.add_parser("doctor", help="check every configured backend, the store and the reranker")
     doctor.add_argument("--json", action="store_true", help="print JSON")
@@ -271,18 +274,11 @@ def _ask(args: argparse.Namespace) -> int:
     """Stream the answer, then its sources and timings."""
     from core.pipeline import Pipeline
 
-    run = Pipeline(load_settings()).ask(args.question, args.collections, args.language)
+    conversation = read_conversation(args.conversation)
+    run = Pipeline(load_settings()).ask(args.question, args.collections, args.language, conversation)
     if args.json:
         answer = run.answer()
-        citations = [{"marker": c.marker, "collection": c.candidate.collection, "source": c.candidate.chunk.source,
-                      "anchor": c.candidate.chunk.anchor, "section": list(c.candidate.chunk.heading_path),
-                      "url": c.candidate.chunk.url, "language": c.candidate.chunk.language,
-                      "rerank_score": c.candidate.rerank_score,
-                      "text": c.candidate.chunk.text} for c in answer.citations]
-        print(json.dumps({"question": args.question, "answer": answer.text, "language": answer.language,
-                          "mode": answer.mode, "model": answer.model, "citations": citations,
-                          "invalid_markers": list(answer.invalid_markers), "warnings": list(answer.warnings),
-                          "timings_ms": {k: round(v, 2) for k, v in run.timings_ms.items()}},
+        print(json.dumps({"question": args.question, **answer_json(answer, run.timings_ms)},
                          ensure_ascii=False, indent=2))
         return 0
     for piece in run.stream():

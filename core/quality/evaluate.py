@@ -90,7 +90,7 @@ class StageRanker:
     def __init__(self, pipeline: Pipeline, collection: str, stages: Sequence[str]) -> None:
         self.stages = tuple(stages)
         self.collection = collection
-        self.detect = pipeline.languages.detect
+        self.detect = pipeline.languages.detect_question
         self.pipeline = pipeline
         chunks = pipeline.store.all_chunks(collection)
         self.sections = {c.id: f"{c.source}#{c.anchor}" for c in chunks}
