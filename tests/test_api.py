@@ -41,7 +41,9 @@ def bare(tmp_path_factory, reranker_dir, embedder_dir):
     settings = tiny_settings(reranker_dir, embedder_dir, root / "chroma", llm="off",
                              database_url=f"sqlite:///{root / 'polydesk.db'}", reranker_url=refused_url(),
                              api_rate_per_minute=2, api_cors_origins="https://desk.example")
-    with serve_app(create_app(Pipeline(settings))) as url:
+    pipeline = Pipeline(settings)
+    assert not pipeline.ingest([SAMPLE / "en" / "authentication.md"], "auth").failed
+    with serve_app(create_app(pipeline)) as url:
         yield {"url": url, "database": settings.database_url}
 
 
@@ -204,3 +206,12 @@ def test_upload_over_the_limit_is_413(api):
     big = [("files", ("big.md", b"# Big\n\n" + b"word " * 50_000, "text/markdown"))]
     assert_error(call(api, "POST", "/api/v1/collections/desk-test/documents", key="admin", files=big), 413,
                  "POLYDESK_UPLOAD_MAX_TOTAL_MB")
+
+
+def test_reranker_down_still_answers_200_with_a_warning(bare):
+    key = KeyStore(bare["database"]).create("degraded", "ask")
+    response = call(bare, "POST", "/api/v1/answers", key=key, json={"question": "How do I refresh a token?"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["answer"] and body["citations"]
+    assert any("rerank" in warning.lower() for warning in body["warnings"]), body["warnings"]
