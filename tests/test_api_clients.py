@@ -89,3 +89,39 @@ def test_webhook_writes_the_draft_back_as_a_private_note(api):
     assert notes[0]["path"] == "/api/tickets/42/notes" and notes[0]["private"] is True
     assert notes[0]["body"].strip()
     assert done.json()["language"] == "ja"
+
+
+def test_polydesk_api_command_serves_on_the_given_port(tmp_path, reranker_dir, embedder_dir):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "POLYDESK_EMBEDDING_MODEL": str(embedder_dir), "POLYDESK_RERANKER_MODEL": str(reranker_dir),
+           "POLYDESK_DEVICE": "cpu", "POLYDESK_LLM": "off", "POLYDESK_CHROMA_PATH": str(tmp_path / "chroma"),
+           "POLYDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    server = subprocess.Popen([sys.executable, "-m", "core.ops.cli", "api", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert server.poll() is None, server.stderr.read()
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "polydesk api did not start"
+                time.sleep(0.5)
+        assert health.json() == {"status": "ok"}
+        assert "/api/v1/answers" in httpx.get(f"http://127.0.0.1:{port}/api/openapi.json").json()["paths"]
+        assert httpx.get(f"http://127.0.0.1:{port}/api/docs").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert "no API key exists yet" in server.stderr.read()
