@@ -141,6 +141,7 @@ def answers(body: AnswerRequest, request: Request, key: AskKey) -> object:
         return answer_json(log_answer(request, key, "answer", body.question, answer, collections, run), answer, run)
 
     def events() -> Iterator[str]:
+        """A token event per piece, then done with the logged answer."""
         for piece in run.stream():
             yield sse("token", {"text": piece})
         answer = run.answer()

@@ -89,6 +89,7 @@ def chat_completions(body: ChatRequest, request: Request, key: AskKey) -> object
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
     def finished() -> tuple[Answer, dict]:
+        """The finished answer, logged, and the extra fields of the completion."""
         answer = run.answer()
         answer_id = log_answer(request, key, "chat", question, answer, collections, run)
         return answer, {"answer_id": answer_id, "warnings": list(answer.warnings),
@@ -102,11 +103,13 @@ def chat_completions(body: ChatRequest, request: Request, key: AskKey) -> object
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}, **extra}
 
     def chunk(delta: dict, finish: str | None = None, **extra: object) -> str:
+        """One chat.completion.chunk event."""
         data = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": body.model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
     def events() -> Iterator[str]:
+        """The role, the answer's pieces, its sources, then the finish with citations."""
         yield chunk({"role": "assistant", "content": ""})
         for piece in run.stream():
             yield chunk({"content": piece})

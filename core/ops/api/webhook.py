@@ -33,6 +33,7 @@ def create_webhook_app(polydesk_url: str, polydesk_key: str, helpdesk_url: str, 
 
     @app.post("/webhook")
     async def webhook(request: Request) -> dict:
+        """Draft a reply for a new ticket and post it as a private note; other events are ignored."""
         if not hmac.compare_digest(request.headers.get("x-webhook-secret", ""), secret):
             raise ApiError(401, "Wrong or missing X-Webhook-Secret header.")
         event = await request.json()
