@@ -12,7 +12,7 @@ from core.ops.api.app import create_app
 from core.ops.api.keys import KeyStore
 from core.ops.api.webhook import create_webhook_app
 from core.pipeline import Pipeline
-from tests.api_support import serve_app
+from tests.api_support import serve_app, sse_events
 from tests.conftest import SAMPLE, tiny_settings
 from tests.fake_servers import serve
 
@@ -125,3 +125,30 @@ def test_polydesk_api_command_serves_on_the_given_port(tmp_path, reranker_dir, e
         server.terminate()
         server.wait(30)
     assert "no API key exists yet" in server.stderr.read()
+
+
+def test_a_crash_is_a_json_500_without_a_stack_frame(api):
+    def broken() -> dict:
+        raise RuntimeError("secret internal detail at /srv/polydesk/core/x.py line 12")
+
+    api["app"].add_api_route("/api/v1/broken-for-test", broken)
+    response = httpx.get(api["url"] + "/api/v1/broken-for-test")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "secret internal detail" not in response.text and "Traceback" not in response.text
+
+
+def test_generated_answer_streams_token_by_token(tmp_path, reranker_dir, embedder_dir, chat_model_dir):
+    settings = tiny_settings(reranker_dir, embedder_dir, tmp_path / "chroma", llm_model=str(chat_model_dir),
+                             llm_max_tokens=8, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    pipeline = Pipeline(settings)
+    assert not pipeline.ingest([SAMPLE / "en" / "authentication.md"], "auth").failed
+    key = KeyStore(settings.database_url).create("stream", "ask")
+    with serve_app(create_app(pipeline)) as url, httpx.stream(
+            "POST", url + "/api/v1/answers", headers={"Authorization": f"Bearer {key}"}, timeout=300,
+            json={"question": "How do I refresh an access token?", "stream": True}) as response:
+        events = sse_events(response)
+    tokens = [data["text"] for name, data in events if name == "token"]
+    done = events[-1]
+    assert done[0] == "done" and done[1]["mode"] == "generated", done
+    assert len(tokens) > 1 and done[1]["model"] == str(chat_model_dir)
