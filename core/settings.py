@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     top_n: int = Field(default=3, ge=1, le=100)
 
     database_url: str = "sqlite:///data/polydesk.db"
+    api_rate_per_minute: int = Field(default=60, ge=1)  # per API key
+    api_cors_origins: str = ""  # comma-separated origins allowed to call the HTTP API from a browser
 
     admin_user: str = "admin"
     admin_password_hash: SecretStr | None = None

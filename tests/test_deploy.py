@@ -94,7 +94,7 @@ def compose_problems(compose: dict) -> list[str]:
             problems.append(f"app: {key} must be http://{host}")
     if not str(environment.get("POLYDESK_DATABASE_URL", "")).startswith("postgresql+psycopg://"):
         problems.append("app: POLYDESK_DATABASE_URL must point at the postgres service")
-    unhealthy = [name for name in services if name != "app"
+    unhealthy = [name for name in services if name not in ("app", "api")
                  and app.get("depends_on", {}).get(name, {}).get("condition") != "service_healthy"]
     problems += [f"app: must wait for {name} to be healthy" for name in unhealthy]
     dockerfile = app.get("build", {}).get("dockerfile", "")

@@ -120,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     admin = commands.add_parser("admin", help="administrator account")
     admin.add_argument("action", choices=["set-password"], help="create the admin password hash to configure")
     admin.set_defaults(run=_admin)
+
+    from core.ops.api.commands import add_api_commands
+
+    add_api_commands(commands)
     return parser
 
 
