@@ -12,7 +12,7 @@ KINDS = {
 }
 BOXES = ("note", "tip", "info", "warning", "caution", "danger", "important", "alert", "callout", "notice", "hint",
          "admonition", "aside")  # Hugo shortcodes that frame a labelled box
-COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+COMMENT = re.compile(r"[ \t]*<!--.*?(?:-->|\Z)", re.S)
 SHORTCODE_COMMENT = re.compile(r"\{\{([<%])/\*.*?\*/\1?[>%]?\}\}", re.S)  # {{</* shown literally */>}}
 SHORTCODE = re.compile(r"\{\{[<%]-?\s*(/?)\s*([\w./-]+)(.*?)\s*/?\s*-?[>%]\}\}", re.S)
 BOX_SHORTCODE = re.compile(

@@ -18,7 +18,7 @@ from core.types import Block, ParsedDocument
 INLINE = MarkdownIt("commonmark")
 BLOCKS = MarkdownIt("commonmark").disable("inline")  # block structure only: much faster
 PLACEHOLDER = "\x00{}\x00"
-RESTORE = re.compile(r"\x00(\d+)\x00")
+RESTORE = re.compile(r"^([ \t]*)\x00(\d+)\x00|\x00(\d+)\x00", re.M)
 INLINE_CODE = re.compile(r"(`+)[^`\n]+?\1")
 URL_KEYS = ("permalink", "url", "slug")
 
@@ -73,7 +73,7 @@ def clean_markdown(body: str, *, is_mdx: bool) -> tuple[str, str]:
         masked = mdx.resolve(masked)
     masked = re.sub(r"[ \t]+\n", "\n", masked)
     masked = re.sub(r"\n{3,}", "\n\n", masked).strip("\n").rstrip()
-    return RESTORE.sub(lambda m: saved[int(m.group(1))], masked), conventions.resolve(h1).strip()
+    return RESTORE.sub(lambda m: _restore(m, saved), masked), conventions.resolve(h1).strip()
 
 
 def _mask(body: str, code_maps: list[list[int]]) -> tuple[str, list[str]]:
@@ -94,13 +94,22 @@ def _mask(body: str, code_maps: list[list[int]]) -> tuple[str, list[str]]:
             code = lines[i:last]
             while code and not code[-1].strip():  # trailing blank lines of an indented block are not code
                 code.pop()
-            out.append(keep("\n".join(code)))
+            indent = re.match(r"[ \t]*", code[0]).group(0) if code else ""
+            out.append(indent + keep("\n".join(line.removeprefix(indent) for line in code)))
             out += [""] * (last - i - len(code))
             i = last
             continue
         out.append(INLINE_CODE.sub(lambda m: keep(m.group(0)), lines[i]))
         i += 1
     return "\n".join(out), saved
+
+
+def _restore(match: re.Match[str], saved: list[str]) -> str:
+    """A placeholder's original text, a code block indented as far as its placeholder now is."""
+    if match.group(3) is not None:
+        return saved[int(match.group(3))]
+    indent = match.group(1)
+    return "\n".join(indent + line if line else line for line in saved[int(match.group(2))].split("\n"))
 
 
 def _first_h1(tokens: list[Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 
 READABLE_PROPS = ("title", "label", "description")
 COMMENT = re.compile(r"\{/\*.*?\*/\}", re.S)
@@ -10,25 +11,73 @@ STATEMENT = re.compile(r"^(?:import|export)\s")
 PROP_VALUE = r"(?:\"[^\"]*\"|'[^']*'|\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\})"
 OPEN_TAG = re.compile(r"<([A-Z][\w.]*)((?:\s+[\w:.-]+(?:\s*=\s*" + PROP_VALUE + r")?)*)\s*/?>|<>", re.S)
 CLOSE_TAG = re.compile(r"</(?:[A-Z][\w.]*)?\s*>")
+OPEN_LINE = re.compile(r"^\s*<[A-Z][\w.]*(?:\s[^<>]*)?(?<!/)>\s*$")
+CLOSE_LINE = re.compile(r"^\s*</[A-Z][\w.]*\s*>\s*$")
+CALLOUT = re.compile(
+    r"<(Note|Tip|Info|Warning|Caution|Danger|Important|Check|Callout|Aside|Admonition)\b((?:\s+[\w:.-]+(?:\s*=\s*"
+    + PROP_VALUE + r")?)*)\s*>\s*",
+    re.S,
+)
 PROP = re.compile(r"([\w:.-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|\{\s*[\"'`]([^\"'`{}]*)[\"'`]\s*\})")
 
 
 def resolve(text: str) -> str:
     """The MDX body as Markdown: components keep their text children and their title/label/description props."""
     text = COMMENT.sub("", text)
-    text = _drop_statements(text.split("\n"))
+    text = "\n".join(_dedent_children(_drop_statements(text.split("\n")).split("\n")))
+    text = CALLOUT.sub(_callout_label, text)
     text = OPEN_TAG.sub(_open_tag_text, text)
     return CLOSE_TAG.sub("", text)
 
 
+def _props(raw: str) -> dict[str, str]:
+    """A tag's string-valued props."""
+    return {m.group(1): next(g for g in m.groups()[1:] if g is not None) for m in PROP.finditer(raw)}
+
+
+def _callout_label(match: re.Match[str]) -> str:
+    """Mintlify `<Tip>`, Nextra `<Callout type="warning">`, Starlight `<Aside type="tip" title="...">` as a label."""
+    props = _props(match.group(2) or "")
+    kind = props.get("type", "") if match.group(1) in ("Callout", "Aside", "Admonition") else match.group(1)
+    label = (kind or "note").capitalize()
+    title = " ".join(props.get("title", "").split())
+    return f"\n\n{label}: {title}\n\n" if title else f"\n\n{label}: "
+
+
 def _open_tag_text(match: re.Match[str]) -> str:
     """A component's human-readable string props, as a paragraph when the tag starts its line; else nothing."""
-    values = {m.group(1): next(g for g in m.groups()[1:] if g is not None) for m in PROP.finditer(match.group(2) or "")}
+    values = _props(match.group(2) or "")
     text = ": ".join(" ".join(values[key].split()) for key in READABLE_PROPS if values.get(key, "").strip())
     line_start = match.string.rfind("\n", 0, match.start()) + 1
     if text and not match.string[line_start : match.start()].strip():
         return f"\n\n{text}\n\n"
     return f" {text} " if text else ""
+
+
+def _dedent_children(lines: list[str]) -> list[str]:
+    """Children indented inside a component's opening and closing lines dedented, so they are not read as code."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        out.append(lines[i])
+        if not OPEN_LINE.match(lines[i]):
+            i += 1
+            continue
+        depth, end = 0, None
+        for j in range(i + 1, len(lines)):
+            if OPEN_LINE.match(lines[j]):
+                depth += 1
+            elif CLOSE_LINE.match(lines[j]):
+                if depth == 0:
+                    end = j
+                    break
+                depth -= 1
+        if end is None:
+            i += 1
+            continue
+        out += _dedent_children(textwrap.dedent("\n".join(lines[i + 1 : end])).split("\n"))
+        i = end
+    return out
 
 
 def _drop_statements(lines: list[str]) -> str:
