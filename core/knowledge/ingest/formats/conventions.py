@@ -12,15 +12,12 @@ KINDS = {
 }
 BOXES = ("note", "tip", "info", "warning", "caution", "danger", "important", "alert", "callout", "notice", "hint",
          "admonition", "aside")  # Hugo shortcodes that frame a labelled box
-COMMENT = re.compile(r"[ \t]*<!--.*?(?:-->|\Z)", re.S)
+COMMENT = re.compile(r"(?<![ \t])[ \t]*<!--.*?(?:-->|\Z)", re.S)
 SHORTCODE_COMMENT = re.compile(r"\{\{([<%])/\*.*?\*/\1?[>%]?\}\}", re.S)  # {{</* shown literally */>}}
-SHORTCODE = re.compile(r"\{\{[<%]-?\s*(/?)\s*([\w./-]+)(.*?)\s*/?\s*-?[>%]\}\}", re.S)
-BOX_SHORTCODE = re.compile(
-    r"\{\{[<%]-?\s*(" + "|".join(BOXES) + r")\b(.*?)\s*-?[>%]\}\}(.*?)\{\{[<%]-?\s*/\s*\1\s*-?[>%]\}\}", re.S
-)
+SHORTCODE = re.compile(r"\{\{[<%]-?\s*(/?)\s*([\w./-]+)((?:(?!\{\{|[>%]\}\}).)*)[>%]\}\}", re.S)  # never past a {{
 ARGUMENT = re.compile(r'(?:([\w-]+)\s*=\s*)?(?:"((?:[^"\\]|\\.)*)"|`([^`]*)`|([^\s"`=]+))')
 INCLUDE_LINE = re.compile(r"^[ \t]*(?:\{\*.*\*\}|-{2}8<-{2}.*)[ \t]*$", re.M)  # MkDocs {* x.py *}, --8<-- "x"
-COLON_OPEN = re.compile(r"^ {0,3}(:{3,})\s*([A-Za-z][\w-]*)\s*(?:\[([^\]]*)\])?\s*(?:\{[^}]*\})?\s*(.*?)\s*$")
+COLON_OPEN = re.compile(r"^ {0,3}(:{3,})\s*([A-Za-z][\w-]*)\s*(?:\[([^\]]*)\])?\s*(?:\{[^}]*\})?\s*(.*)$")
 COLON_CLOSE = re.compile(r"^ {0,3}(:{3,})\s*$")
 GFM_ALERT = re.compile(r"^\s*>\s*\[!(\w+)\][+-]?[ \t]*(.*)$")
 MKDOCS_OPEN = re.compile(r'^(\s*)(!!!|\?\?\?\+?|===\+?)\s*(?:([\w-]+)(?:\s+[\w-]+)*)?\s*(?:"(.*)")?\s*$')
@@ -31,8 +28,7 @@ def resolve(text: str) -> str:
     """Comments dropped; Hugo shortcodes, `:::` and GFM admonitions and include markers turned into plain text."""
     text = COMMENT.sub("", text)
     text = SHORTCODE_COMMENT.sub("", text)
-    text = _boxes(text)
-    text = SHORTCODE.sub(_shortcode_text, text)
+    text = _shortcodes(text)
     text = INCLUDE_LINE.sub("", text)
     return _gfm_alerts(_colon_blocks(text.split("\n")))
 
@@ -61,18 +57,32 @@ def _arguments(raw: str) -> tuple[list[str], dict[str, str]]:
     return positional, named
 
 
-def _boxes(text: str) -> str:
-    """Hugo note/tip/alert/notice/... shortcodes around a body become labelled text (innermost first)."""
-    while True:
-        changed = BOX_SHORTCODE.sub(_box, text)
-        if changed == text:
-            return text
-        text = changed
+def _shortcodes(text: str) -> str:
+    """Box shortcodes (note, alert, ...) around a body become labelled text; others their visible text or nothing."""
+    out: list[str] = []
+    open_boxes: list[tuple[str, str, int]] = []  # name, arguments, where its body starts in `out`
+    position = 0
+    for match in SHORTCODE.finditer(text):
+        out.append(text[position : match.start()])
+        position = match.end()
+        closing, name, raw = match.group(1), match.group(2).lower(), match.group(3).rstrip(" \t\n/-")
+        if name in BOXES and not closing:
+            open_boxes.append((name, raw, len(out)))
+        elif name in BOXES and any(box[0] == name for box in open_boxes):
+            while open_boxes[-1][0] != name:  # an inner box never closed: its markers are dropped
+                open_boxes.pop()
+            _, raw, start = open_boxes.pop()
+            body = "".join(out[start:])
+            del out[start:]
+            out.append(_box(name, raw, body))
+        elif not closing:
+            out.append(_shortcode_text(name, raw))
+    out.append(text[position:])
+    return "".join(out)
 
 
-def _box(match: re.Match[str]) -> str:
+def _box(name: str, raw: str, body: str) -> str:
     """One box shortcode: its kind from the name or an argument, its optional title, its body."""
-    name, raw, body = match.group(1), match.group(2), match.group(3)
     positional, named = _arguments(raw)
     candidates = [name, *positional, named.get("type", ""), named.get("color", ""), named.get("title", "")]
     kind = next((c.lower() for c in candidates if c.lower() in KINDS), "note")
@@ -80,11 +90,8 @@ def _box(match: re.Match[str]) -> str:
     return labelled(kind, "" if title.lower() == kind else title, body)
 
 
-def _shortcode_text(match: re.Match[str]) -> str:
+def _shortcode_text(name: str, raw: str) -> str:
     """What a shortcode shows: a tooltip's text, a tab's name, a reference's target; nothing when unknown."""
-    closing, name, raw = match.group(1), match.group(2).lower(), match.group(3)
-    if closing:
-        return ""
     positional, named = _arguments(raw)
     if "text" in named:
         return named["text"]
@@ -97,28 +104,20 @@ def _shortcode_text(match: re.Match[str]) -> str:
 
 
 def _colon_blocks(lines: list[str]) -> str:
-    """Docusaurus/Starlight `:::kind[Title]` ... `:::` containers, nested by depth, as labelled text."""
+    """Docusaurus/Starlight `:::kind[Title]` ... `:::` containers, nested, as labelled text; stray markers dropped."""
     out: list[str] = []
-    i = 0
-    while i < len(lines):
-        opening = COLON_OPEN.match(lines[i])
-        if not opening:
-            out.append(lines[i])
-            i += 1
-            continue
-        depth, end = 0, len(lines)
-        for j in range(i + 1, len(lines)):
-            if COLON_OPEN.match(lines[j]):
-                depth += 1
-            elif COLON_CLOSE.match(lines[j]):
-                if depth == 0:
-                    end = j
-                    break
-                depth -= 1
-        body = _colon_blocks(lines[i + 1 : end])
-        kind, title = opening.group(2), opening.group(3) or opening.group(4)
-        out.append(labelled(kind, title, body) if kind.lower() in KINDS or title else f"\n\n{body}\n\n")
-        i = end + 1
+    open_blocks: list[tuple[str, str, int]] = []  # kind, title, where its body starts in `out`
+    for line in lines:
+        opening = COLON_OPEN.match(line)
+        if opening:
+            open_blocks.append((opening.group(2), opening.group(3) or opening.group(4).strip(), len(out)))
+        elif not COLON_CLOSE.match(line):
+            out.append(line)
+        elif open_blocks:
+            kind, title, start = open_blocks.pop()
+            body = "\n".join(out[start:])
+            del out[start:]
+            out.append(labelled(kind, title, body) if kind.lower() in KINDS or title else f"\n\n{body}\n\n")
     return "\n".join(out)
 
 

@@ -19,7 +19,7 @@ INLINE = MarkdownIt("commonmark")
 BLOCKS = MarkdownIt("commonmark").disable("inline")  # block structure only: much faster
 PLACEHOLDER = "\x00{}\x00"
 RESTORE = re.compile(r"^([ \t]*)\x00(\d+)\x00|\x00(\d+)\x00", re.M)
-INLINE_CODE = re.compile(r"(`+)[^`\n]+?\1")
+INLINE_CODE = re.compile(r"(?<!`)(`+)[^`\n]+?\1")
 URL_KEYS = ("permalink", "url", "slug")
 
 
@@ -71,7 +71,7 @@ def clean_markdown(body: str, *, is_mdx: bool) -> tuple[str, str]:
     masked = conventions.resolve(masked)
     if is_mdx:
         masked = mdx.resolve(masked)
-    masked = re.sub(r"[ \t]+\n", "\n", masked)
+    masked = re.sub(r"(?<![ \t])[ \t]+\n", "\n", masked)
     masked = re.sub(r"\n{3,}", "\n\n", masked).strip("\n").rstrip()
     return RESTORE.sub(lambda m: _restore(m, saved), masked), conventions.resolve(h1).strip()
 

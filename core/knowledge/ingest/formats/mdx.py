@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import textwrap
 
+MAX_DEDENT_DEPTH = 16  # deeper components are left as they are indented
 READABLE_PROPS = ("title", "label", "description")
 COMMENT = re.compile(r"\{/\*.*?\*/\}", re.S)
 STATEMENT = re.compile(r"^(?:import|export)\s")
@@ -57,26 +58,15 @@ def _open_tag_text(match: re.Match[str]) -> str:
 def _dedent_children(lines: list[str]) -> list[str]:
     """Children indented inside a component's opening and closing lines dedented, so they are not read as code."""
     out: list[str] = []
-    i = 0
-    while i < len(lines):
-        out.append(lines[i])
-        if not OPEN_LINE.match(lines[i]):
-            i += 1
-            continue
-        depth, end = 0, None
-        for j in range(i + 1, len(lines)):
-            if OPEN_LINE.match(lines[j]):
-                depth += 1
-            elif CLOSE_LINE.match(lines[j]):
-                if depth == 0:
-                    end = j
-                    break
-                depth -= 1
-        if end is None:
-            i += 1
-            continue
-        out += _dedent_children(textwrap.dedent("\n".join(lines[i + 1 : end])).split("\n"))
-        i = end
+    starts: list[int] = []  # where the children of each open component start in `out`
+    for line in lines:
+        if CLOSE_LINE.match(line) and starts:
+            start = starts.pop()
+            if len(starts) < MAX_DEDENT_DEPTH:
+                out[start:] = textwrap.dedent("\n".join(out[start:])).split("\n")
+        out.append(line)
+        if OPEN_LINE.match(line):
+            starts.append(len(out))
     return out
 
 
