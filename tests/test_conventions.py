@@ -608,3 +608,24 @@ def test_pdf_chunks_carry_their_page_number(tmp_path: Path, embedder_dir: Path) 
     pieces = Chunker.from_folder(embedder_dir, max_tokens=128).split(parse_file(path))
     pages = [(dict(piece.extra)["page"], piece.text.rsplit("\n\n", 1)[-1]) for piece in pieces]
     assert pages == [("1", "Quotas reset at midnight."), ("3", "Refunds take five days.")]
+
+
+@pytest.mark.timeout(120)  # quadratic patterns take hours on these; linear ones well under a second
+@pytest.mark.parametrize(
+    "body",
+    [
+        "a" + " " * 200_000 + "b",
+        "`" * 200_000 + "x",
+        "{{< x " * 30_000,
+        "{{% note %}}" * 15_000,
+        "<!-- " * 40_000,
+        ":::note" + " " * 200_000 + "x",
+        ":::note\n" * 25_000,
+        "<Card>\n" * 40_000,
+    ],
+    ids=["spaces", "backticks", "shortcodes", "boxes", "comments", "long-title", "colons", "jsx"],
+)
+def test_hostile_markup_parses_in_linear_time(tmp_path: Path, body: str) -> None:
+    for name in ("page.md", "page.mdx"):
+        (tmp_path / name).write_text(f"---\ntitle: T\n---\n# T\n\n{body}\n", encoding="utf-8")
+        assert parse_file(tmp_path / name).title == "T"
