@@ -12,7 +12,8 @@ from core.knowledge.chunk import Chunker
 from core.knowledge.ingest.parse import parse_file
 
 MARKUP = re.compile(  # comments, shortcodes, ESM lines, JSX tags and fragments, admonition markers
-    r"<!--|-->|\{\{[<%]|[>%]\}\}|^\s*(?:import|export)\s|</?[A-Z][\w.]*[\s/>]|</?>|:::|^\s*!!!|\[!\w+\]", re.M
+    r"<!--|-->|\{\{[<%]|[>%]\}\}|^\s*import\s.*\bfrom\s|^\s*export\s|</?[A-Z][\w.]*[\s/>]|</?>|:::|^\s*!!!|\[!\w+\]",
+    re.M,
 )
 
 
@@ -152,11 +153,22 @@ Tip: Astuce
 
 Utilisez un coffre-fort."""
 
-DOCUSAURUS_EN = """# Authentication
+DOCUSAURUS_EN = """import Tabs from '@theme/Tabs';
+import TabItem from '@theme/TabItem';
+
+# Authentication
 
 :::warning
 Tokens are shown **once**.
 :::
+
+<Tabs>
+  <TabItem value="curl" label="cURL">
+    Send the header with every call.
+  </TabItem>
+</Tabs>
+
+import this is prose, not a statement.
 
 :::details
 Hidden details stay readable.
@@ -166,6 +178,12 @@ Hidden details stay readable.
 DOCUSAURUS_EN_TEXT = """# Authentication
 
 Warning: Tokens are shown **once**.
+
+cURL
+
+Send the header with every call.
+
+import this is prose, not a statement.
 
 Hidden details stay readable."""
 

@@ -68,9 +68,7 @@ def clean_markdown(body: str, *, is_mdx: bool) -> tuple[str, str]:
     h1 = _first_h1(tokens)
     code_types = ("fence",) if is_mdx else ("fence", "code_block")  # MDX has no indented code
     masked, saved = _mask(body, [t.map for t in tokens if t.type in code_types and t.map])
-    masked = conventions.resolve(masked)
-    if is_mdx:
-        masked = mdx.resolve(masked)
+    masked = mdx.resolve(conventions.resolve(masked), strict=not is_mdx)
     masked = re.sub(r"(?<![ \t])[ \t]+\n", "\n", masked)
     masked = re.sub(r"\n{3,}", "\n\n", masked).strip("\n").rstrip()
     return RESTORE.sub(lambda m: _restore(m, saved), masked), conventions.resolve(h1).strip()

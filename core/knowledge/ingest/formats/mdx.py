@@ -1,4 +1,4 @@
-"""MDX pages: ESM statements and comments dropped, JSX components reduced to their readable text."""
+"""MDX (and Docusaurus-style Markdown): ESM statements and comments dropped, components reduced to their text."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ MAX_DEDENT_DEPTH = 16  # deeper components are left as they are indented
 READABLE_PROPS = ("title", "label", "description")
 COMMENT = re.compile(r"\{/\*.*?\*/\}", re.S)
 STATEMENT = re.compile(r"^(?:import|export)\s")
+ESM = re.compile(  # what a Markdown page's statement must look like to be taken for ESM: import x from "y"
+    r"(?:import\s+(?:[\w*{}\s,]+\s+from\s+)?[\"'][^\"'\n]+[\"'];?|export\s+(?:default|const|let|function|\{).*)\s*"
+)
+MAX_STATEMENT_CHARS = 4000
 PROP_VALUE = r"(?:\"[^\"]*\"|'[^']*'|\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\})"
 OPEN_TAG = re.compile(r"<([A-Z][\w.]*)((?:\s+[\w:.-]+(?:\s*=\s*" + PROP_VALUE + r")?)*)\s*/?>|<>", re.S)
 CLOSE_TAG = re.compile(r"</(?:[A-Z][\w.]*)?\s*>")
@@ -22,10 +26,13 @@ CALLOUT = re.compile(
 PROP = re.compile(r"([\w:.-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|\{\s*[\"'`]([^\"'`{}]*)[\"'`]\s*\})")
 
 
-def resolve(text: str) -> str:
-    """The MDX body as Markdown: components keep their text children and their title/label/description props."""
+def resolve(text: str, *, strict: bool = False) -> str:
+    """The body as Markdown: components keep their text children and title/label/description props.
+
+    `strict` (for .md files) drops only statements that read as ESM, so that prose starting "import ..." stays.
+    """
     text = COMMENT.sub("", text)
-    text = "\n".join(_dedent_children(_drop_statements(text.split("\n")).split("\n")))
+    text = "\n".join(_dedent_children(_drop_statements(text.split("\n"), strict).split("\n")))
     text = CALLOUT.sub(_callout_label, text)
     text = OPEN_TAG.sub(_open_tag_text, text)
     return CLOSE_TAG.sub("", text)
@@ -70,19 +77,29 @@ def _dedent_children(lines: list[str]) -> list[str]:
     return out
 
 
-def _drop_statements(lines: list[str]) -> str:
+def _drop_statements(lines: list[str], strict: bool) -> str:
     """Top-level import/export statements (that follow a blank line), brackets balanced, never past a blank line."""
     kept: list[str] = []
     i = 0
     while i < len(lines):
         if STATEMENT.match(lines[i]) and (not kept or not kept[-1].strip()):
-            depth = 0
-            while i < len(lines) and lines[i].strip():
-                depth += sum(lines[i].count(c) for c in "({[") - sum(lines[i].count(c) for c in ")}]")
-                i += 1
-                if depth <= 0:
-                    break
-            continue
+            end = _statement_end(lines, i)
+            statement = " ".join(lines[i:end])
+            if not strict or (len(statement) <= MAX_STATEMENT_CHARS and ESM.fullmatch(statement)):
+                i = end
+                continue
         kept.append(lines[i])
         i += 1
     return "\n".join(kept)
+
+
+def _statement_end(lines: list[str], start: int) -> int:
+    """Index after the statement that starts at `start`: brackets balanced, never past a blank line."""
+    depth = 0
+    i = start
+    while i < len(lines) and lines[i].strip():
+        depth += sum(lines[i].count(c) for c in "({[") - sum(lines[i].count(c) for c in ")}]")
+        i += 1
+        if depth <= 0:
+            break
+    return i
