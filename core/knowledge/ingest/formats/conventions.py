@@ -12,7 +12,7 @@ KINDS = {
 }
 BOXES = ("note", "tip", "info", "warning", "caution", "danger", "important", "alert", "callout", "notice", "hint",
          "admonition", "aside")  # Hugo shortcodes that frame a labelled box
-COMMENT = re.compile(r"(?<![ \t])[ \t]*<!--.*?(?:-->|\Z)", re.S)
+COMMENT = re.compile(r"<!--.*?(?:-->|\Z)([ \t]*)", re.S)
 SHORTCODE_COMMENT = re.compile(r"\{\{([<%])/\*.*?\*/\1?[>%]?\}\}", re.S)  # {{</* shown literally */>}}
 SHORTCODE = re.compile(r"\{\{[<%]-?\s*(/?)\s*([\w./-]+)((?:(?!\{\{|[>%]\}\}).)*)[>%]\}\}", re.S)  # never past a {{
 ARGUMENT = re.compile(r'(?:([\w-]+)\s*=\s*)?(?:"((?:[^"\\]|\\.)*)"|`([^`]*)`|([^\s"`=]+))')
@@ -26,11 +26,21 @@ FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 
 def resolve(text: str) -> str:
     """Comments dropped; Hugo shortcodes, `:::` and GFM admonitions and include markers turned into plain text."""
-    text = COMMENT.sub("", text)
-    text = SHORTCODE_COMMENT.sub("", text)
-    text = _shortcodes(text)
-    text = INCLUDE_LINE.sub("", text)
-    return _gfm_alerts(_colon_blocks(text.split("\n")))
+    if "<!--" in text:  # each pass runs only where its marker occurs: most pages use one convention or none
+        text = COMMENT.sub(_without_comment, text)
+    if "{{" in text:
+        text = _shortcodes(SHORTCODE_COMMENT.sub("", text))
+    if "{*" in text or "--8<--" in text:
+        text = INCLUDE_LINE.sub("", text)
+    if ":::" in text:
+        text = _colon_blocks(text.split("\n"))
+    return _gfm_alerts(text) if "[!" in text else text
+
+
+def _without_comment(match: re.Match[str]) -> str:
+    """Nothing for a comment; the blank after it only when no blank precedes it ("a <!-- x --> b" is "a b")."""
+    before = match.string[match.start() - 1] if match.start() else "\n"
+    return "" if before in " \t\n" else match.group(1)
 
 
 def labelled(kind: str, title: str, body: str) -> str:
@@ -143,6 +153,8 @@ def _gfm_alerts(text: str) -> str:
 
 def unindent_mkdocs(text: str) -> str:
     """MkDocs `!!! note "Title"`, `??? tip` and `=== "Tab"` blocks (bodies indented by 4) as unindented text."""
+    if "!!!" not in text and "???" not in text and "===" not in text:
+        return text
     lines = text.split("\n")
     out: list[str] = []
     fence = ""

@@ -18,7 +18,7 @@ from core.types import Block, ParsedDocument
 INLINE = MarkdownIt("commonmark")
 BLOCKS = MarkdownIt("commonmark").disable("inline")  # block structure only: much faster
 PLACEHOLDER = "\x00{}\x00"
-RESTORE = re.compile(r"^([ \t]*)\x00(\d+)\x00|\x00(\d+)\x00", re.M)
+RESTORE = re.compile(r"\x00(\d+)\x00")
 INLINE_CODE = re.compile(r"(?<!`)(`+)[^`\n]+?\1")
 URL_KEYS = ("permalink", "url", "slug")
 
@@ -69,7 +69,7 @@ def clean_markdown(body: str, *, is_mdx: bool) -> tuple[str, str]:
     code_types = ("fence",) if is_mdx else ("fence", "code_block")  # MDX has no indented code
     masked, saved = _mask(body, [t.map for t in tokens if t.type in code_types and t.map])
     masked = mdx.resolve(conventions.resolve(masked), strict=not is_mdx)
-    masked = re.sub(r"(?<![ \t])[ \t]+\n", "\n", masked)
+    masked = "\n".join(line.rstrip(" \t") for line in masked.split("\n"))
     masked = re.sub(r"\n{3,}", "\n\n", masked).strip("\n").rstrip()
     return RESTORE.sub(lambda m: _restore(m, saved), masked), conventions.resolve(h1).strip()
 
@@ -97,17 +97,19 @@ def _mask(body: str, code_maps: list[list[int]]) -> tuple[str, list[str]]:
             out += [""] * (last - i - len(code))
             i = last
             continue
-        out.append(INLINE_CODE.sub(lambda m: keep(m.group(0)), lines[i]))
+        out.append(lines[i])
         i += 1
-    return "\n".join(out), saved
+    return INLINE_CODE.sub(lambda m: keep(m.group(0)), "\n".join(out)), saved
 
 
 def _restore(match: re.Match[str], saved: list[str]) -> str:
-    """A placeholder's original text, a code block indented as far as its placeholder now is."""
-    if match.group(3) is not None:
-        return saved[int(match.group(3))]
-    indent = match.group(1)
-    return "\n".join(indent + line if line else line for line in saved[int(match.group(2))].split("\n"))
+    """A placeholder's original text; a code block that starts its line is indented as far as its placeholder now is."""
+    text = saved[int(match.group(1))]
+    line_start = match.string.rfind("\n", 0, match.start()) + 1
+    indent = match.string[line_start : match.start()]
+    if "\n" not in text or indent.strip(" \t"):
+        return text
+    return "\n".join(indent + line if line and number else line for number, line in enumerate(text.split("\n")))
 
 
 def _first_h1(tokens: list[Any]) -> str:

@@ -15,6 +15,7 @@ ESM = re.compile(  # what a Markdown page's statement must look like to be taken
 MAX_STATEMENT_CHARS = 4000
 PROP_VALUE = r"(?:\"[^\"]*\"|'[^']*'|\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\})"
 OPEN_TAG = re.compile(r"<([A-Z][\w.]*)((?:\s+[\w:.-]+(?:\s*=\s*" + PROP_VALUE + r")?)*)\s*/?>|<>", re.S)
+ANY_TAG = re.compile(r"</?(?:[A-Z]|>)")
 CLOSE_TAG = re.compile(r"</(?:[A-Z][\w.]*)?\s*>")
 OPEN_LINE = re.compile(r"^\s*<[A-Z][\w.]*(?:\s[^<>]*)?(?<!/)>\s*$")
 CLOSE_LINE = re.compile(r"^\s*</[A-Z][\w.]*\s*>\s*$")
@@ -31,8 +32,13 @@ def resolve(text: str, *, strict: bool = False) -> str:
 
     `strict` (for .md files) drops only statements that read as ESM, so that prose starting "import ..." stays.
     """
-    text = COMMENT.sub("", text)
-    text = "\n".join(_dedent_children(_drop_statements(text.split("\n"), strict).split("\n")))
+    if "{/*" in text:
+        text = COMMENT.sub("", text)
+    if "import" in text or "export" in text:
+        text = _drop_statements(text.split("\n"), strict)
+    if not ANY_TAG.search(text):
+        return text
+    text = "\n".join(_dedent_children(text.split("\n")))
     text = CALLOUT.sub(_callout_label, text)
     text = OPEN_TAG.sub(_open_tag_text, text)
     return CLOSE_TAG.sub("", text)
