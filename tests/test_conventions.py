@@ -540,10 +540,33 @@ Warning: Never retry a 400.
 A 429 means slow down."""
 
 
+BUILT_SITES_PT = """<html lang="pt-BR"><head><title>Webhooks</title></head><body><main>
+<h1>Webhooks<a class="hash-link" href="#webhooks">#</a></h1>
+<div class="theme-admonition theme-admonition-tip alert"><div class="admonitionHeading_x1">
+<span class="admonitionIcon_x2"><svg viewBox="0 0 12 16"><path d="M6 0"></path></svg></span>dica</div>
+<div class="admonitionContent_x3"><p>Verifique a assinatura.</p></div></div>
+<aside aria-label="Cuidado" class="starlight-aside starlight-aside--caution">
+<p class="starlight-aside__title" aria-hidden="true"><svg viewBox="0 0 24 24"></svg>Cuidado</p>
+<div class="starlight-aside__content"><p>Responda em cinco segundos.</p></div></aside>
+<aside class="sidebar">SIDEBAR-TEXT</aside>
+</main></body></html>
+"""
+
+BUILT_SITES_PT_TEXT = """# Webhooks
+
+Dica: Verifique a assinatura.
+
+Cuidado: Responda em cinco segundos."""
+
+
 @pytest.mark.parametrize(
     ("relative", "source", "expected"),
-    [("ja/auth.html", SPHINX_JA, SPHINX_JA_TEXT), ("en/errors.html", SPHINX_EN, SPHINX_EN_TEXT)],
-    ids=["ja", "en"],
+    [
+        ("ja/auth.html", SPHINX_JA, SPHINX_JA_TEXT),
+        ("en/errors.html", SPHINX_EN, SPHINX_EN_TEXT),
+        ("pt-br/webhooks.html", BUILT_SITES_PT, BUILT_SITES_PT_TEXT),
+    ],
+    ids=["sphinx-ja", "sphinx-en", "docusaurus-starlight-pt"],
 )
 def test_sphinx_html_admonitions_without_chrome(tmp_path: Path, relative: str, source: str, expected: str) -> None:
     assert parsed_text(tmp_path, relative, source)[1] == expected
@@ -555,7 +578,7 @@ ALL = {
     "de/nodes.md": HUGO_DE, "zh-cn/nodes.md": HUGO_ZH, "fr/auth.md": DOCUSAURUS_FR, "en/auth.md": DOCUSAURUS_EN,
     "zh-cn/start.mdx": STARLIGHT_ZH, "ja/start.mdx": STARLIGHT_JA, "es/hooks.md": MKDOCS_ES, "en/hooks.md": MKDOCS_EN,
     "es/limits.mdx": MINTLIFY_ES, "ko/limits.mdx": NEXTRA_KO, "en/notes.md": GFM_EN, "ar/notes.md": GFM_AR,
-    "ja/auth.html": SPHINX_JA, "en/errors.html": SPHINX_EN,
+    "ja/auth.html": SPHINX_JA, "en/errors.html": SPHINX_EN, "pt-br/webhooks.html": BUILT_SITES_PT,
 }
 
 

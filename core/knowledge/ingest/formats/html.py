@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from core.errors import BadFile
 from core.knowledge.ingest.formats.text import prose_document
@@ -11,6 +12,8 @@ from core.types import ParsedDocument
 
 NOISE_TAGS = ["script", "style", "noscript", "template", "nav", "aside", "form", "button", "iframe", "svg", "canvas"]
 NOISE_ROLES = ["navigation", "banner", "contentinfo", "complementary", "search"]
+ADMONITIONS = "div.admonition, aside.admonition, details.admonition, aside.starlight-aside, div.theme-admonition"
+ADMONITION_TITLES = ".admonition-title, .starlight-aside__title, [class*=admonitionHeading], summary"
 NOISE_SELECTORS = (
     "a.headerlink, a.hash-link, a.anchor-link, .sphinxsidebar, div.related, .rst-footer-buttons, "
     ".wy-nav-side, .md-sidebar, .md-source-file, .toctree-wrapper, div.footer"
@@ -29,12 +32,12 @@ def parse_html(text: str, path: Path) -> ParsedDocument:
     meta = soup.find("meta", attrs={"name": "description"})
     description = " ".join(str(meta.get("content") or "").split()) if meta else ""
     root = soup.find("main") or soup.find(attrs={"role": "main"}) or soup.find("article") or soup.body or soup
+    _label_admonitions(root)
     noise = root.find_all(NOISE_TAGS) + root.find_all(attrs={"role": NOISE_ROLES}) + root.select(NOISE_SELECTORS)
     noise += [tag for tag in root.find_all(["header", "footer"]) if tag.find_parent("article") is None]
     for tag in noise:
         if not tag.decomposed:
             tag.decompose()
-    _label_admonitions(root)
     converter = MarkdownConverter(heading_style="ATX", bullets="-", escape_underscores=False, escape_asterisks=False)
     markdown = re.sub(r"\n{3,}", "\n\n", converter.convert_soup(root)).strip()
     if not markdown:
@@ -49,13 +52,15 @@ def parse_html(text: str, path: Path) -> ParsedDocument:
     return prose_document(title, description, markdown, url_hint)
 
 
-def _label_admonitions(root: object) -> None:
-    """Sphinx and MkDocs admonitions (`div.admonition` with a title paragraph) start with "Title: " instead."""
-    for box in root.select("div.admonition, aside.admonition, details.admonition"):  # type: ignore[attr-defined]
-        heading = box.select_one(".admonition-title") or box.find("summary")
+def _label_admonitions(root: Any) -> None:
+    """Sphinx, MkDocs, Docusaurus and Starlight admonitions start with "Title: " instead of a title box."""
+    for box in root.select(ADMONITIONS):
+        box.name = "div"  # a Starlight aside is content, not a sidebar
+        heading = box.select_one(ADMONITION_TITLES)
         if heading is None:
             continue
         label = heading.get_text(" ", strip=True).rstrip(":")
+        label = label[:1].upper() + label[1:]
         heading.decompose()
         first = box.find("p")
         if label and first is not None:
