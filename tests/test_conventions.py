@@ -658,13 +658,14 @@ def test_pdf_chunks_carry_their_page_number(tmp_path: Path, embedder_dir: Path) 
         "a" + " " * 200_000 + "b",
         "`" * 200_000 + "x",
         "{{< x " * 30_000,
+        "{{</* x " * 30_000,
         "{{% note %}}" * 15_000,
         "<!-- " * 40_000,
         ":::note" + " " * 200_000 + "x",
         ":::note\n" * 25_000,
         "<Card>\n" * 40_000,
     ],
-    ids=["spaces", "backticks", "shortcodes", "boxes", "comments", "long-title", "colons", "jsx"],
+    ids=["spaces", "backticks", "shortcodes", "shortcode-comments", "boxes", "comments", "long-title", "colons", "jsx"],
 )
 def test_hostile_markup_parses_in_linear_time(tmp_path: Path, body: str) -> None:
     for name in ("page.md", "page.mdx"):

@@ -8,12 +8,12 @@ LABELS = {"seealso": "See also", "todo": "To do", "faq": "FAQ", "tldr": "TL;DR"}
 KINDS = {
     "note", "tip", "info", "warning", "caution", "danger", "important", "success", "question", "example", "quote",
     "abstract", "bug", "failure", "hint", "attention", "error", "seealso", "todo", "check", "summary", "faq", "help",
-    "tldr", "aside",
+    "tldr",
 }
 BOXES = ("note", "tip", "info", "warning", "caution", "danger", "important", "alert", "callout", "notice", "hint",
          "admonition", "aside")  # Hugo shortcodes that frame a labelled box
 COMMENT = re.compile(r"<!--.*?(?:-->|\Z)([ \t]*)", re.S)
-SHORTCODE_COMMENT = re.compile(r"\{\{([<%])/\*.*?\*/\1?[>%]?\}\}", re.S)  # {{</* shown literally */>}}
+SHORTCODE_COMMENT = re.compile(r"\{\{[<%]/\*(?:(?!\{\{).)*?\*/[>%]\}\}", re.S)  # {{</* shown literally */>}}
 SHORTCODE = re.compile(r"\{\{[<%]-?\s*(/?)\s*([\w./-]+)((?:(?!\{\{|[>%]\}\}).)*)[>%]\}\}", re.S)  # never past a {{
 ARGUMENT = re.compile(r'(?:([\w-]+)\s*=\s*)?(?:"((?:[^"\\]|\\.)*)"|`([^`]*)`|([^\s"`=]+))')
 INCLUDE_LINE = re.compile(r"^[ \t]*(?:\{\*.*\*\}|-{2}8<-{2}.*)[ \t]*$", re.M)  # MkDocs {* x.py *}, --8<-- "x"
