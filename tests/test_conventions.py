@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fpdf import FPDF
 
+from core.errors import BadFile
 from core.knowledge.chunk import Chunker
 from core.knowledge.ingest.parse import parse_file
 
@@ -110,6 +111,33 @@ Warning: 不要删除最后一个节点。"""
 )
 def test_hugo_comments_and_shortcodes(tmp_path: Path, relative: str, source: str, title: str, expected: str) -> None:
     assert parsed_text(tmp_path, relative, source) == (title, expected)
+
+
+HUGO_KO_TOML = """+++
+title = "노드 관리"
+description = "노드를 추가하는 방법"
++++
+
+## 추가
+
+{{< glossary_tooltip text="노드" term_id="node" >}}를 추가합니다.
+"""
+
+
+def test_hugo_toml_front_matter_feeds_title_and_heading_path(tmp_path: Path) -> None:
+    path = tmp_path / "ko" / "nodes.md"
+    path.parent.mkdir()
+    path.write_text(HUGO_KO_TOML, encoding="utf-8")
+    document = parse_file(path)
+    assert (document.title, document.description) == ("노드 관리", "노드를 추가하는 방법")
+    assert document.blocks[0].text == "# 노드 관리\n\n노드를 추가하는 방법\n\n## 추가\n\n노드를 추가합니다."
+
+
+def test_bad_toml_front_matter_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "bad.md"
+    path.write_text('+++\ntitle = "unclosed\n+++\n\nBody.\n', encoding="utf-8")
+    with pytest.raises(BadFile, match="not valid TOML"):
+        parse_file(path)
 
 
 # --- Docusaurus -----------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +41,26 @@ def parse_markdown(text: str, path: Path, *, is_mdx: bool) -> ParsedDocument:
 
 
 def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
-    """YAML front matter between `---` lines at the very top, and the rest of the text."""
+    """YAML front matter between `---` lines (or Hugo's TOML between `+++` lines) at the very top, and the rest."""
     lines = text.split("\n")
-    if lines[0].rstrip() != "---":
+    fence = lines[0].rstrip()
+    if fence not in ("---", "+++"):
         return {}, text
-    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+    closing = ("---", "...") if fence == "---" else ("+++",)
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in closing), None)
     if end is None:
         return {}, text
+    source = "\n".join(lines[1:end])
+    meta = _toml(source, name) if fence == "+++" else _yaml(source, name)
+    if not isinstance(meta, dict):
+        return {}, text
+    return meta, "\n".join(lines[end + 1 :])
+
+
+def _yaml(source: str, name: str) -> Any:
+    """YAML front matter, or BadFile naming the line that is wrong."""
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end]))
+        return yaml.safe_load(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
@@ -56,9 +68,17 @@ def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
             f"{name}: the front matter (the block between the --- lines at the top) is not valid YAML{where}: "
             f"{getattr(exc, 'problem', None) or exc}. Fix it or remove the block, then upload the file again."
         ) from exc
-    if not isinstance(meta, dict):
-        return {}, text
-    return meta, "\n".join(lines[end + 1 :])
+
+
+def _toml(source: str, name: str) -> Any:
+    """TOML front matter (Hugo), or BadFile saying what is wrong."""
+    try:
+        return tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadFile(
+            f"{name}: the front matter (the block between the +++ lines at the top) is not valid TOML: {exc}. "
+            "Fix it or remove the block, then upload the file again."
+        ) from exc
 
 
 def clean_markdown(body: str, *, is_mdx: bool) -> tuple[str, str]:
