@@ -256,7 +256,8 @@ def test_pdf_text_layer_pages_and_metadata(tmp_path: Path) -> None:
     parsed = parse_file(write(tmp_path, "billing.pdf", data))
     assert parsed.title == "Billing Guide"
     assert parsed.description == "Invoices"
-    assert only_prose(parsed) == "Billing API guide\n\nInvoices are issued monthly."
+    pages = [(block.text, block.metadata) for block in parsed.blocks]
+    assert pages == [("Billing API guide", (("page", "1"),)), ("Invoices are issued monthly.", (("page", "2"),))]
 
 
 def test_pdf_title_from_first_line(tmp_path: Path) -> None:

@@ -80,13 +80,14 @@ class Chunker:
         drafts: list[Piece] = []
         for block in document.blocks:
             if block.kind == "prose":
-                drafts += [self._whole(s) for s in self.sections(block.text, document.title, block.heading_path)]
+                sections = self.sections(block.text, document.title, block.heading_path)
+                drafts += [self._whole(section, block.metadata) for section in sections]
             else:
                 drafts += self._split_whole_block(block)
         fitted = [
             piece
             for draft in self._count(drafts)
-            for piece in (self._split_section(draft.section) if self._too_long(draft) else [draft])
+            for piece in (self._split_section(draft.section, draft.extra) if self._too_long(draft) else [draft])
         ]
         return self._count(fitted)
 
@@ -104,9 +105,10 @@ class Chunker:
         """Tokens in each text, counted in one batch on all cores."""
         return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)] if texts else []
 
-    def _whole(self, section: Section) -> Piece:
-        """A section as one uncounted piece."""
-        draft = self._piece(self._context(section.heading_path), section.body.strip(), section, _kind_of(section.body))
+    def _whole(self, section: Section, extra: tuple[tuple[str, str], ...] = ()) -> Piece:
+        """A section as one uncounted piece, carrying its block's metadata (such as a PDF page number)."""
+        context = self._context(section.heading_path)
+        draft = self._piece(context, section.body.strip(), section, _kind_of(section.body), extra)
         return replace(draft, section=section)
 
     def sections(self, markdown: str, title: str, base_path: tuple[str, ...] = ()) -> list[Section]:
@@ -143,7 +145,7 @@ class Chunker:
         path, anchor = (tuple(text for _, text, _ in stack), stack[-1][2]) if stack else (fallback, "")
         return Section(path, anchor, "".join(lines[start:end]), tuple(inside))
 
-    def _split_section(self, section: Section) -> list[Piece]:
+    def _split_section(self, section: Section, extra: tuple[tuple[str, str], ...] = ()) -> list[Piece]:
         """Prose through the Markdown splitter; code fences too long for a chunk kept whole up to the hard cap."""
         context = self._context(section.heading_path)
         budget = self.max_tokens - self.count(f"{context}\n\n") - BOUNDARY_MARGIN
@@ -153,7 +155,7 @@ class Chunker:
                 parts = [(part, _kind_of(part)) for part in self._splitter(budget, self.overlap).chunks(text)]
             else:
                 parts = [(part, "code") for part in self._split_fence(text, fence, self._hard_budget(context))]
-            pieces += [self._piece(context, part, section, kind) for part, kind in parts]
+            pieces += [self._piece(context, part, section, kind, extra) for part, kind in parts]
         return pieces
 
     def _segments(self, section: Section, budget: int) -> list[tuple[str, Token | None]]:

@@ -1,0 +1,1 @@
+"""One parser per file format; core.knowledge.ingest.parse chooses among them."""
