@@ -49,6 +49,7 @@ class Settings(BaseSettings):
 
     chroma_path: Path = Path("data/chroma")
     chroma_url: str | None = None
+    write_wait: float = Field(default=120.0, ge=0)  # seconds a second writer waits for the store before it gives up
 
     tokenizer: str | None = None
     chunk_tokens: int = Field(default=512, ge=16, le=2048)
