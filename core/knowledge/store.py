@@ -91,7 +91,7 @@ class ChromaStore:
         location = str(settings.chroma_path)
         with store_errors(location):
             settings.chroma_path.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(path=location, settings=chroma_settings)
+            client = _persistent_client(location, chroma_settings)
         return cls(client, location, FileWriteLock(settings.chroma_path, settings.write_wait))
 
     def collections(self) -> list[CollectionInfo]:
@@ -304,6 +304,18 @@ class ChromaStore:
             int(meta.get("embedding_dim", 0)), str(meta.get("description", "")),
             str(meta.get("rerank_instruction", "")), str(meta.get("revision", "")),
         )
+
+
+def _persistent_client(location: str, chroma_settings: Any) -> Any:
+    """An embedded client; one that fails to start is dropped from chromadb's cache, so the next try says why again."""
+    import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    try:
+        return chromadb.PersistentClient(path=location, settings=chroma_settings)
+    except Exception:
+        SharedSystemClient._identifier_to_system.pop(location, None)  # else it answers AttributeError from now on
+        raise
 
 
 def _merge_metadata(collection: Any, location: str, **changes: Any) -> None:
