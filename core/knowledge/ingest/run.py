@@ -14,8 +14,10 @@ import numpy as np
 
 from core.errors import BadFile
 from core.knowledge.chunk import CONTEXT_SEPARATOR, Chunker, Piece
+from core.knowledge.generations import WRITE_BATCH
+from core.knowledge.ingest.batch import WriteBatch
 from core.knowledge.ingest.parse import parse_file
-from core.knowledge.store import ChromaStore
+from core.knowledge.store import ChromaStore, SourceWrite
 from core.models.embed import Embedder
 from core.timing import timed
 from core.types import Chunk
@@ -83,12 +85,13 @@ class Ingester:
     """Ingests files into one store with one embedder; a file that fails writes nothing."""
 
     def __init__(self, store: ChromaStore, embedder: Embedder, chunker: Chunker, tag_languages: LanguageTagger,
-                 max_bytes: int = 20_000_000) -> None:
+                 max_bytes: int = 20_000_000, batch_rows: int = WRITE_BATCH) -> None:
         self.store = store
         self.embedder = embedder
         self.chunker = chunker
         self.tag_languages = tag_languages
         self.max_bytes = max_bytes
+        self.batch_rows = batch_rows
 
     def ingest_files(self, paths: Iterable[Path], collection: str,
                      progress: Callable[[Progress], None] | None = None) -> IngestReport:
@@ -96,12 +99,13 @@ class Ingester:
         files = list(expand(paths))
         self.store.open_for_ingest(collection, self.embedder.model_id, self.embedder.dim)
         report = IngestReport(collection)
+        batch = WriteBatch(self.store, collection, report.seconds, self.batch_rows)
         for done, (path, source) in enumerate(files):
             def announce(name: str, source: str = source, done: int = done) -> None:
                 if progress:
                     progress(Progress(done, len(files), source, name))
             try:
-                report.files.append(self._ingest_one(path, source, collection, report.seconds, announce))
+                report.files.append(self._ingest_one(path, source, collection, batch, announce))
             except BadFile as exc:
                 report.files.append(FileOutcome(source, "failed", str(exc)))
             except OSError as exc:
@@ -109,19 +113,23 @@ class Ingester:
             except RecursionError:
                 report.files.append(FileOutcome(source, "failed", "is nested too deeply to parse: flatten its "
                                                                   "structure or split the file"))
+        batch.flush()
         if progress:
             progress(Progress(len(files), len(files), "", "done"))
         return report
 
-    def _ingest_one(self, path: Path, source: str, collection: str, seconds: dict[str, float],
+    def _ingest_one(self, path: Path, source: str, collection: str, batch: WriteBatch,
                     announce: Callable[[str], None]) -> FileOutcome:
-        """Parse to stored chunks for one file."""
+        """Parse to chunks ready to store for one file (the batch writes them with other files' chunks)."""
+        seconds = batch.seconds
         with _step(seconds, announce, "parse"):
             document = parse_file(path, max_bytes=self.max_bytes)
         with _step(seconds, announce, "chunk"):
             pieces = self.chunker.split(document)
+        if source in batch:
+            batch.flush()
         if not pieces:
-            return self._empty(collection, source, seconds, announce)
+            return self._empty(collection, source, batch, announce)
         with _step(seconds, announce, "language"):
             languages = self.tag_languages([without_context(p) for p in pieces])
         chunks = [make_chunk(collection, source, document.title, i, p, lang)
@@ -136,8 +144,8 @@ class Ingester:
         with _step(seconds, announce, "embed"):
             vectors = self._vectors(collection, fresh, stored.hashes)
         stale = [i for i in stored.hashes if i not in new_ids]
-        with _step(seconds, announce, "store"):
-            self.store.write_source(collection, fresh, vectors, stale)
+        announce("store")
+        batch.add(source, SourceWrite(fresh, vectors, stale))
         old_positions = {stored.positions[i] for i in stale}
         outcome.updated = sum(1 for c in fresh if c.index in old_positions)
         outcome.added = len(fresh) - outcome.updated
@@ -145,14 +153,14 @@ class Ingester:
         outcome.unchanged = len(chunks) - len(fresh)
         return outcome
 
-    def _empty(self, collection: str, source: str, seconds: dict[str, float],
+    def _empty(self, collection: str, source: str, batch: WriteBatch,
                announce: Callable[[str], None]) -> FileOutcome:
         """A page without body text (e.g. a section index): reported as empty; chunks stored earlier are removed."""
         stored = self.store.source_state(collection, source)
         if stored.hashes:
-            with _step(seconds, announce, "store"):
-                self.store.write_source(collection, [], np.zeros((0, self.embedder.dim), dtype=np.float32),
-                                        list(stored.hashes))
+            announce("store")
+            batch.add(source, SourceWrite([], np.zeros((0, self.embedder.dim), dtype=np.float32),
+                                          list(stored.hashes)))
         return FileOutcome(source, "empty", removed=len(stored.hashes))
 
     def _vectors(self, collection: str, fresh: list[Chunk], stored: dict[str, str]) -> np.ndarray:
