@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import chromadb
+import pytest
 
+from core.errors import StoreBusy
 from core.knowledge.store import PREFIX, ChromaStore
 from core.knowledge.write_lock import FileWriteLock, ServerLease
 from tests.test_store_server import free_port, start_chroma, stop
@@ -97,3 +99,23 @@ def test_a_second_writer_that_cannot_wait_is_refused_with_a_message(tmp_path, em
     assert "waiting for another writer" in run.stderr
     assert "Another writer is still writing to the store" in run.stderr and "POLYDESK_WRITE_WAIT" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_server_lease_is_exclusive_and_an_expired_one_is_taken_over(tmp_path):
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"),
+                                       settings=chromadb.Settings(anonymized_telemetry=False))
+    first, second = ServerLease(client, "here", wait=0), ServerLease(client, "here", wait=0)
+    with first.held():
+        with pytest.raises(StoreBusy, match="Another writer is still writing to the store at here"):
+            with second.held():
+                pass
+        first.renew()
+    with second.held():  # given back
+        pass
+    dead = ServerLease(client, "here", wait=0, seconds=0)
+    with dead.held():  # a writer whose lease ran out (it died, or stalled)
+        told: list[str] = []
+        with ServerLease(client, "here", wait=5, notify=told.append).held():
+            with pytest.raises(StoreBusy, match="expired and was taken by another writer"):
+                dead.renew()
+        assert not told

@@ -103,7 +103,7 @@ class ServerLease:
 
     def renew(self) -> None:
         """Push the expiry forward; refuse to go on when another writer has taken the lease meanwhile."""
-        lease = self.client.get_collection(LEASE_COLLECTION)
+        lease = self.client.get_collection(LEASE_COLLECTION, embedding_function=None)
         if (lease.metadata or {}).get("owner") != self.owner:
             raise StoreBusy(f"The write lease on the Chroma store at {self.location} expired and was taken by "
                             "another writer: run the ingest again (it resumes where it stopped).")
@@ -114,8 +114,8 @@ class ServerLease:
         deadline, told = time.monotonic() + self.wait, False
         while True:
             try:
-                self.client.create_collection(
-                    LEASE_COLLECTION, metadata={"owner": self.owner, "expires": time.time() + self.seconds})
+                self.client.create_collection(LEASE_COLLECTION, embedding_function=None,
+                                              metadata={"owner": self.owner, "expires": time.time() + self.seconds})
                 return
             except Exception as exc:  # chromadb raises InternalError "already exists"
                 if "already exists" not in str(exc):
@@ -137,7 +137,7 @@ class ServerLease:
         from chromadb.errors import NotFoundError
 
         try:
-            return dict(self.client.get_collection(LEASE_COLLECTION).metadata or {})
+            return dict(self.client.get_collection(LEASE_COLLECTION, embedding_function=None).metadata or {})
         except NotFoundError:
             return None
 
