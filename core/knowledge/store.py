@@ -136,13 +136,18 @@ class ChromaStore:
 
     def source_state(self, name: str, source: str) -> StoredState:
         """The ids, content hashes and positions of one source file's chunks."""
+        return self.source_states(name, [source])[source]
+
+    def source_states(self, name: str, sources: Sequence[str]) -> dict[str, StoredState]:
+        """`source_state` of several source files, read at once."""
         found = self._read(name, lambda collection, generation: collection.get(
-            where=both({"source": source}, visible(generation)), include=["metadatas"]))
-        metadatas = found["metadatas"] or []
-        return StoredState(
-            {i: str(m["content_hash"]) for i, m in zip(found["ids"], metadatas, strict=True)},
-            {i: int(m["chunk_index"]) for i, m in zip(found["ids"], metadatas, strict=True)},
-        )
+            where=both({"source": {"$in": list(sources)}}, visible(generation)), include=["metadatas"]))
+        states = {source: StoredState({}, {}) for source in sources}
+        for chunk_id, metadata in zip(found["ids"], found["metadatas"] or [], strict=True):
+            state = states[str(metadata["source"])]
+            state.hashes[chunk_id] = str(metadata["content_hash"])
+            state.positions[chunk_id] = int(metadata["chunk_index"])
+        return states
 
     def embeddings_by_hash(self, name: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors of these chunks, keyed by content hash, to reuse when text only moved."""

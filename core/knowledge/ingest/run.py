@@ -99,7 +99,7 @@ class Ingester:
         files = list(expand(paths))
         self.store.open_for_ingest(collection, self.embedder.model_id, self.embedder.dim)
         report = IngestReport(collection)
-        batch = WriteBatch(self.store, collection, report.seconds, self.batch_rows)
+        batch = WriteBatch(self.store, collection, report.seconds, [source for _, source in files], self.batch_rows)
         for done, (path, source) in enumerate(files):
             def announce(name: str, source: str = source, done: int = done) -> None:
                 if progress:
@@ -126,16 +126,14 @@ class Ingester:
             document = parse_file(path, max_bytes=self.max_bytes)
         with _step(seconds, announce, "chunk"):
             pieces = self.chunker.split(document)
-        if source in batch:
-            batch.flush()
         if not pieces:
-            return self._empty(collection, source, batch, announce)
+            return self._empty(source, batch, announce)
         with _step(seconds, announce, "language"):
             languages = self.tag_languages([without_context(p) for p in pieces])
         chunks = [make_chunk(collection, source, document.title, i, p, lang)
                   for i, (p, lang) in enumerate(zip(pieces, languages, strict=True))]
         outcome = FileOutcome(source, "ok", language=_majority(languages))
-        stored = self.store.source_state(collection, source)
+        stored = batch.stored(source)
         new_ids = {c.id for c in chunks}
         if new_ids == set(stored.hashes):
             outcome.status, outcome.unchanged = "unchanged", len(chunks)
@@ -153,10 +151,9 @@ class Ingester:
         outcome.unchanged = len(chunks) - len(fresh)
         return outcome
 
-    def _empty(self, collection: str, source: str, batch: WriteBatch,
-               announce: Callable[[str], None]) -> FileOutcome:
+    def _empty(self, source: str, batch: WriteBatch, announce: Callable[[str], None]) -> FileOutcome:
         """A page without body text (e.g. a section index): reported as empty; chunks stored earlier are removed."""
-        stored = self.store.source_state(collection, source)
+        stored = batch.stored(source)
         if stored.hashes:
             announce("store")
             batch.add(source, SourceWrite([], np.zeros((0, self.embedder.dim), dtype=np.float32),
