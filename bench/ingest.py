@@ -22,6 +22,8 @@ the same payload at other batch sizes and HNSW (ef_construction, max_neighbors) 
 the baseline. CPU seconds of the process (Chroma's Rust threads included) and rows per CPU-second are reported too:
 they vary less than wall-clock time when others share the machine. Random vectors are the hardest case for HNSW
 insertion; real embeddings insert somewhat faster.
+Stages vs baselines (bench/ingest_ratios.py, in the same run): a written tree in several language folders through the
+real Ingester, every stage timed against tokenising each page once and raw Chroma adds of the same rows.
 Without the corpus, parse, chunk and language are skipped and the embed and store stages use synthetic chunks.
 
 Run from the repository root:
@@ -64,8 +66,10 @@ from bench.common import (  # noqa: E402
     machine_info,
     write_json,
 )
+from bench.ingest_ratios import measure as measure_ratios  # noqa: E402
+from bench.ingest_ratios import show as show_ratios  # noqa: E402
+from core.knowledge import chunk as chunk_module  # noqa: E402
 from core.knowledge.chunk import Chunker, Piece  # noqa: E402
-from core.knowledge.ingest import chunk as chunk_module  # noqa: E402
 from core.knowledge.ingest.parse import parse_file  # noqa: E402
 from core.knowledge.ingest.run import make_chunk  # noqa: E402
 from core.types import Chunk  # noqa: E402
@@ -75,7 +79,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "fastapi-d
 LINGUA_CODE = {"zh-hant": "zh"}  # Lingua has one Chinese
 TARGET = {"parse_chunk_mb_per_s": 2.0, "store_rows_per_s": 1000}
 DIM = 1024
-CHUNKER_SOURCES = (REPO / "core" / "ingest" / "parse.py", REPO / "core" / "ingest" / "chunk.py")
+CHUNKER_SOURCES = (REPO / "core" / "knowledge" / "ingest" / "parse.py", REPO / "core" / "knowledge" / "chunk.py")
 
 
 @dataclass(frozen=True)
@@ -316,6 +320,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-language", action="store_true")
     parser.add_argument("--skip-embed", action="store_true")
     parser.add_argument("--skip-store", action="store_true")
+    parser.add_argument("--ratio-pages", type=int, default=400,
+                        help="pages of the stages-vs-baselines run (bench/ingest_ratios.py); 0 skips it")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also profile parse + chunk on every 8th page and print the top N functions")
     parser.add_argument("--seed", type=int, default=0)
@@ -354,6 +360,10 @@ def main() -> None:
         record["skipped"]["store"] = "--skip-store"
     else:
         record["store"] = store_stage(store_rows(chunked, languages, args.store_rows, args.seed), args)
+    if args.ratio_pages:
+        print("\n== stages vs baselines: parse + chunk vs tokenising once, store vs raw Chroma adds", flush=True)
+        record["ratios"] = measure_ratios(args.ratio_pages, args.seed, args.skip_language)
+        show_ratios(record["ratios"])
     if args.profile and pages:
         profile(pages[::8], args)
     record["machine"]["load_average_at_end"] = os.getloadavg()
@@ -498,7 +508,7 @@ def embed_stage(chunked: list[ChunkedPage] | None, args: argparse.Namespace) -> 
 
 def store_stage(chunks: list[Chunk], args: argparse.Namespace) -> dict[str, Any]:
     """Upsert rows/s into a fresh embedded Chroma per setting; ratios against core/store.py as it is."""
-    from core import store as store_module
+    from core.knowledge import store as store_module
 
     hnsw, write_batch = store_module.HNSW, store_module.WRITE_BATCH
     vectors = unit_vectors(len(chunks), DIM, args.seed)

@@ -35,3 +35,11 @@ class UnknownCollection(PolydeskError):
 
 class BadInput(PolydeskError):
     """A file or value given to a command or a page cannot be used; the message says what to change."""
+
+
+class StoreBusy(PolydeskError):
+    """Another process kept the store's write lock or lease longer than this writer waits."""
+
+
+class StoreBroken(BackendUnavailable):
+    """The store cannot be read or written: a damaged database, a read-only folder, a full disk."""

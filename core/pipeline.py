@@ -109,7 +109,7 @@ class Pipeline:
         """Ingest files and folders into a collection; `links` replaces its link settings (None keeps them)."""
         detector = self.languages
         ingester = Ingester(self.store, self.embedder, self.chunker, lambda texts: detector.detect_document(texts)[1],
-                            int(self.settings.max_file_mb * 1_000_000))
+                            int(self.settings.max_file_mb * 1_000_000), self.settings.write_batch_rows)
         return ingester.ingest_files(paths, collection, progress, links)
 
     @property

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     chroma_path: Path = Path("data/chroma")
     chroma_url: str | None = None
     lexical_path: Path | None = None  # saved BM25 indexes; unset: a "lexical" folder beside chroma_path
+    write_wait: float = Field(default=120.0, ge=0)  # seconds a second writer waits for the store before it gives up
+    write_batch_rows: int = Field(default=2000, ge=1)  # chunks of several files gathered into one commit at ingest
 
     tokenizer: str | None = None
     chunk_tokens: int = Field(default=512, ge=16, le=2048)

@@ -148,7 +148,7 @@ import sys
 from pathlib import Path
 from core.pipeline import Pipeline
 from tests.conftest import tiny_settings
-settings = tiny_settings(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
+settings = tiny_settings(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), write_batch_rows=1)
 def show(progress):
     print(progress.done, progress.stage, flush=True)
 Pipeline(settings).ingest([Path(sys.argv[4])], "docs", show)

@@ -1,99 +1,103 @@
 """Chroma as the single source of truth for chunks: one Chroma collection per documentation collection.
 
-Writes are atomic to readers through generations. Each chunk records the generation that wrote it (`written`) and
-the one that replaced it (`retired`); the collection records the last committed generation. A source's new chunks
-and the retirement of its old ones are written under the next generation, then one metadata write commits it.
-Readers see only chunks written by and not retired at the committed generation, and read again when a commit
-happened while they read, so a document changes from its old chunks to its new ones in one step. A write marks
-the collection `writing` until it has finished, so the next write knows when there is a crashed one to undo.
+Writes are atomic to readers through generations (see core.knowledge.generations). Each chunk records the generation
+that wrote it (`written`) and the one that replaced it (`retired`); the collection records the last committed
+generation. A write's new chunks (of one source file or of many) and the retirement of their old ones are written
+under the next generation, then one metadata write commits it. Readers see only chunks written by and not retired at
+the committed generation, and read again when a commit happened while they read, so every document in a write changes
+from its old chunks to its new ones in one step. A write marks the collection `writing` until it has finished, so the
+next write knows when there is a crashed one to undo. One writer at a time holds the store's write lock, across
+threads, processes and app instances (core.knowledge.write_lock).
 """
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-import httpx
 import numpy as np
 
-from core.errors import BackendUnavailable, EmbeddingMismatch, UnknownCollection
+from core.errors import UnknownCollection
+from core.knowledge.generations import (
+    NEVER,
+    WRITE_BATCH,
+    both,
+    delete_ids,
+    generation_of,
+    is_visible,
+    prepare,
+    set_retired,
+    visible,
+)
+from core.knowledge.records import (
+    LINK_FIELDS,
+    CollectionInfo,
+    StoredState,
+    check_collection_name,
+    check_embedder,
+    from_record,
+    to_metadata,
+)
+from core.knowledge.store_errors import store_errors
+from core.knowledge.write_lock import FileWriteLock, NoLock, ServerLease, WriteLock
 from core.settings import Settings
 from core.types import Chunk
 
 PREFIX = "polydesk-"
-NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
 # Measured by bench/search.py and bench/ingest.py: recall@20 0.995 on real text, 1.75x the upsert speed of 200/32.
 HNSW = {"space": "cosine", "ef_construction": 100, "max_neighbors": 16, "ef_search": 128}
-WRITE_BATCH = 2000
-CHUNK_FIELDS = ("source", "title", "heading_path", "anchor", "language", "chunk_index", "content_hash",
-                "token_count", "kind", "url", "written", "retired")
-LINK_FIELDS = ("base_url", "url_default_language", "url_extension")
-NEVER = 2**62  # `retired` of a chunk that no generation has replaced
 READ_ATTEMPTS = 5
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class CollectionInfo:
-    """A documentation collection as recorded in Chroma."""
+class SourceWrite:
+    """One source file's change: its new chunks with their vectors, and the ids of its chunks they replace."""
 
-    name: str
-    chunks: int
-    embedding_model: str
-    embedding_dim: int
-    description: str = ""
-    rerank_instruction: str = ""
-    revision: str = ""
-    base_url: str = ""  # links: the published site's address, its default language folder and URL extension
-    url_default_language: str = ""
-    url_extension: str = ""
-
-
-@dataclass(frozen=True)
-class StoredState:
-    """The chunks one source file has in a collection now: id -> content hash, and id -> chunk index."""
-
-    hashes: dict[str, str]
-    positions: dict[str, int]
+    chunks: Sequence[Chunk]
+    embeddings: np.ndarray
+    stale_ids: Sequence[str]
 
 
 class ChromaStore:
     """Embedded PersistentClient by default, HttpClient when POLYDESK_CHROMA_URL is set."""
 
-    def __init__(self, client: Any, location: str) -> None:
+    def __init__(self, client: Any, location: str, lock: WriteLock | None = None) -> None:
         self._client = client
         self.location = location
+        self._lock = lock or NoLock()
         self._write_lock = threading.RLock()
+        self._depth = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChromaStore:
-        """Open the configured store; a Chroma server that cannot be reached is a clear error."""
+        """Open the configured store; a server that cannot be reached or a broken store is a clear error."""
         import chromadb
 
         chroma_settings = chromadb.Settings(anonymized_telemetry=False)
         if settings.chroma_url:
             url = urlparse(settings.chroma_url)
-            with _server_errors(settings.chroma_url):
+            with store_errors(settings.chroma_url):
                 client = chromadb.HttpClient(
                     host=url.hostname or "localhost", port=url.port or (443 if url.scheme == "https" else 8000),
                     ssl=url.scheme == "https", settings=chroma_settings,
                 )
-            return cls(client, settings.chroma_url)
-        settings.chroma_path.mkdir(parents=True, exist_ok=True)
-        return cls(chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings),
-                   str(settings.chroma_path))
+            return cls(client, settings.chroma_url, ServerLease(client, settings.chroma_url, settings.write_wait))
+        location = str(settings.chroma_path)
+        with store_errors(location):
+            settings.chroma_path.mkdir(parents=True, exist_ok=True)
+            client = _persistent_client(location, chroma_settings)
+        return cls(client, location, FileWriteLock(settings.chroma_path, settings.write_wait))
 
     def collections(self) -> list[CollectionInfo]:
         """Every Polydesk collection, by name."""
-        with _server_errors(self.location):
+        with store_errors(self.location):
             found = [c for c in self._client.list_collections() if c.name.startswith(PREFIX)]
             return sorted((self._info(c) for c in found), key=lambda info: info.name)
 
@@ -104,7 +108,7 @@ class ChromaStore:
     def open_for_ingest(self, name: str, model_id: str, dim: int, description: str = "") -> CollectionInfo:
         """Create the collection for this embedder, or check that an existing one was embedded the same way."""
         check_collection_name(name)
-        with _server_errors(self.location):
+        with store_errors(self.location):
             collection = self._client.get_or_create_collection(
                 PREFIX + name, configuration={"hnsw": HNSW}, embedding_function=None,
                 metadata={"embedding_model": model_id, "embedding_dim": dim, "description": description,
@@ -116,9 +120,10 @@ class ChromaStore:
 
     def delete_collection(self, name: str) -> None:
         """Remove a collection and all its chunks."""
-        self._open(name)
-        with _server_errors(self.location):
-            self._client.delete_collection(PREFIX + name)
+        with self._writing():
+            self._open(name)
+            with store_errors(self.location):
+                self._client.delete_collection(PREFIX + name)
 
     def update_settings(self, name: str, *, description: str | None = None, rerank_instruction: str | None = None,
                         **links: str | None) -> CollectionInfo:
@@ -128,23 +133,31 @@ class ChromaStore:
             raise TypeError(f"unknown collection settings: {', '.join(sorted(unknown))}")
         changes = {k: v for k, v in (("description", description), ("rerank_instruction", rerank_instruction),
                                      *links.items()) if v is not None}
-        return self._modify(name, **changes)
+        with self._writing():
+            collection = self._open(name)
+            _merge_metadata(collection, self.location, **changes)
+        return self._info(collection)
 
     def source_state(self, name: str, source: str) -> StoredState:
         """The ids, content hashes and positions of one source file's chunks."""
+        return self.source_states(name, [source])[source]
+
+    def source_states(self, name: str, sources: Sequence[str]) -> dict[str, StoredState]:
+        """`source_state` of several source files, read at once."""
         found = self._read(name, lambda collection, generation: collection.get(
-            where=_both({"source": source}, _visible(generation)), include=["metadatas"]))
-        metadatas = found["metadatas"] or []
-        return StoredState(
-            {i: str(m["content_hash"]) for i, m in zip(found["ids"], metadatas, strict=True)},
-            {i: int(m["chunk_index"]) for i, m in zip(found["ids"], metadatas, strict=True)},
-        )
+            where=both({"source": {"$in": list(sources)}}, visible(generation)), include=["metadatas"]))
+        states = {source: StoredState({}, {}) for source in sources}
+        for chunk_id, metadata in zip(found["ids"], found["metadatas"] or [], strict=True):
+            state = states[str(metadata["source"])]
+            state.hashes[chunk_id] = str(metadata["content_hash"])
+            state.positions[chunk_id] = int(metadata["chunk_index"])
+        return states
 
     def embeddings_by_hash(self, name: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors of these chunks, keyed by content hash, to reuse when text only moved."""
         if not ids:
             return {}
-        with _server_errors(self.location):
+        with store_errors(self.location):
             found = self._open(name).get(ids=list(ids), include=["metadatas", "embeddings"])
         return {str(m["content_hash"]): np.asarray(e, dtype=np.float32)
                 for m, e in zip(found["metadatas"], found["embeddings"], strict=True)}
@@ -152,12 +165,20 @@ class ChromaStore:
     def write_source(self, name: str, chunks: Sequence[Chunk], embeddings: np.ndarray,
                      stale_ids: Sequence[str]) -> None:
         """Add a source's new chunks and retire its stale ones in one commit; re-running after a crash converges."""
-        with self._write_lock:
+        self.write_sources(name, [SourceWrite(chunks, embeddings, stale_ids)])
+
+    def write_sources(self, name: str, writes: Sequence[SourceWrite]) -> None:
+        """Several sources' changes in one commit, under the store's write lock: readers see all or none of them."""
+        chunks = [c for w in writes for c in w.chunks]
+        stale = [i for w in writes for i in w.stale_ids]
+        if not chunks and not stale:
+            return
+        embeddings = np.concatenate([w.embeddings for w in writes if len(w.chunks)]) if chunks else None
+        with self._writing():
             collection = self._open(name)
-            with _server_errors(self.location):
-                following = _prepare(collection) + 1
-            self._modify(name, writing=following)
-            with _server_errors(self.location):
+            with store_errors(self.location):
+                following = prepare(collection) + 1
+                _merge_metadata(collection, self.location, writing=following)
                 for start in range(0, len(chunks), WRITE_BATCH):
                     batch = chunks[start : start + WRITE_BATCH]
                     collection.upsert(
@@ -165,11 +186,12 @@ class ChromaStore:
                         embeddings=embeddings[start : start + WRITE_BATCH],
                         metadatas=[to_metadata(c) | {"written": following, "retired": NEVER} for c in batch],
                     )
-                _set_retired(collection, list(stale_ids), following)
-            self._modify(name, revision=uuid.uuid4().hex, generation=following)
-            with _server_errors(self.location):
-                _delete(collection, list(stale_ids))
-            self._modify(name, writing=0)
+                    self._lock.renew()
+                set_retired(collection, stale, following)
+                self._lock.renew()
+                _merge_metadata(collection, self.location, revision=uuid.uuid4().hex, generation=following)
+                delete_ids(collection, stale)
+                _merge_metadata(collection, self.location, writing=0)
 
     def delete_source(self, name: str, source: str) -> int:
         """Remove one document's chunks; returns how many there were."""
@@ -206,7 +228,7 @@ class ChromaStore:
         if not ids:
             return []
         found = self._read(name, lambda collection, generation: collection.get(
-            ids=list(ids), where=_visible(generation), include=["documents", "metadatas"]))
+            ids=list(ids), where=visible(generation), include=["documents", "metadatas"]))
         by_id = {i: from_record(i, d, m) for i, d, m in zip(found["ids"], found["documents"], found["metadatas"],
                                                              strict=True)}
         return [by_id[i] for i in ids if i in by_id]
@@ -225,14 +247,27 @@ class ChromaStore:
                                      include=["distances", "metadatas"])
             return [(i, 1.0 - float(d)) for i, d, m in zip(found["ids"][0], found["distances"][0],
                                                            found["metadatas"][0], strict=True)
-                    if _is_visible(m, generation)]
+                    if is_visible(m, generation)]
 
         return self._read(name, nearest)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One writer at a time: this process's threads by a lock, other processes by the store's write lock."""
+        with self._write_lock, ExitStack() as outer:
+            if self._depth == 0:
+                outer.enter_context(store_errors(self.location))
+                outer.enter_context(self._lock.held())
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
 
     def _all(self, name: str, include: list[str]) -> dict[str, Any]:
         """Every visible chunk of a collection: the ids at once, then their fields in pages by id."""
         def read(collection: Any, generation: int | None) -> dict[str, list]:
-            ids = collection.get(where=_visible(generation), include=[])["ids"]
+            ids = collection.get(where=visible(generation), include=[])["ids"]
             merged: dict[str, list] = {"ids": [], **{field: [] for field in include}}
             for start in range(0, len(ids), WRITE_BATCH):
                 page = collection.get(ids=ids[start : start + WRITE_BATCH], include=include)
@@ -246,11 +281,11 @@ class ChromaStore:
         """`read(collection, committed generation)`, again when a write was committed meanwhile."""
         collection = self._open(name)
         for _ in range(READ_ATTEMPTS):
-            generation = _generation(collection)
-            with _server_errors(self.location):
+            generation = generation_of(collection)
+            with store_errors(self.location):
                 result = read(collection, generation)
             collection = self._open(name)
-            if _generation(collection) == generation:
+            if generation_of(collection) == generation:
                 break
         return result
 
@@ -259,7 +294,7 @@ class ChromaStore:
         from chromadb.errors import NotFoundError
 
         check_collection_name(name)
-        with _server_errors(self.location):
+        with store_errors(self.location):
             try:
                 return self._client.get_collection(PREFIX + name, embedding_function=None)
             except NotFoundError:
@@ -270,20 +305,12 @@ class ChromaStore:
             f"Create it with `polydesk ingest PATH --collection {name}`."
         )
 
-    def _modify(self, name: str, **changes: Any) -> CollectionInfo:
-        """Merge changes into a collection's metadata (one writer at a time, so no commit is undone)."""
-        with self._write_lock:
-            collection = self._open(name)
-            with _server_errors(self.location):
-                collection.modify(metadata={**(collection.metadata or {}), **changes})
-        return self._info(collection)
-
     def _info(self, collection: Any) -> CollectionInfo:
         """The record of a Chroma collection."""
         meta = collection.metadata or {}
-        with _server_errors(self.location):
+        with store_errors(self.location):
             if meta.get("writing"):
-                count = len(collection.get(where=_visible(_generation(collection)), include=[])["ids"])
+                count = len(collection.get(where=visible(generation_of(collection)), include=[])["ids"])
             else:
                 count = collection.count()
         return CollectionInfo(
@@ -294,126 +321,19 @@ class ChromaStore:
         )
 
 
-def check_embedder(info: CollectionInfo, model_id: str, dim: int) -> None:
-    """Refuse to mix vectors of different models or sizes in one collection."""
-    if (info.embedding_model, info.embedding_dim) != (model_id, dim):
-        raise EmbeddingMismatch(
-            f"Collection {info.name!r} was embedded with {info.embedding_model} at {info.embedding_dim} dimensions, "
-            f"but the configured embedder is {model_id} at {dim}. Either set POLYDESK_EMBEDDING_MODEL / "
-            f"POLYDESK_EMBEDDING_DIM back to the collection's, or re-embed it: "
-            f"`polydesk collections delete {info.name}` and ingest its files again."
-        )
+def _persistent_client(location: str, chroma_settings: Any) -> Any:
+    """An embedded client; one that fails to start is dropped from chromadb's cache, so the next try says why again."""
+    import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
 
-
-def _generation(collection: Any) -> int | None:
-    """The last committed generation, or None for a collection written before generations existed."""
-    value = (collection.metadata or {}).get("generation")
-    return None if value is None else int(value)
-
-
-def _visible(generation: int | None) -> dict | None:
-    """The where clause of the chunks visible at a generation (None: every chunk)."""
-    if generation is None:
-        return None
-    return {"$and": [{"written": {"$lte": generation}}, {"retired": {"$gt": generation}}]}
-
-
-def _is_visible(metadata: dict[str, Any] | None, generation: int | None) -> bool:
-    """Whether a chunk is part of the committed state at a generation (None: every chunk is)."""
-    if generation is None or metadata is None:
-        return generation is None
-    return int(metadata.get("written", 0)) <= generation < int(metadata.get("retired", NEVER))
-
-
-def _both(first: dict | None, second: dict | None) -> dict | None:
-    """Two where clauses joined with $and, either of them possibly absent."""
-    if first is None or second is None:
-        return first or second
-    return {"$and": [first, second]}
-
-
-def _prepare(collection: Any) -> int:
-    """The committed generation, after undoing what a crashed write left and stamping chunks from before generations.
-
-    A write marks the collection `writing` until its stale chunks are deleted, so the scans that undo a crashed
-    write (each reads every row's metadata) run only after a crash, not before every write."""
-    generation = _generation(collection)
-    if generation is None:
-        found = collection.get(include=["metadatas"])
-        for start in range(0, len(found["ids"]), WRITE_BATCH):
-            collection.update(ids=found["ids"][start : start + WRITE_BATCH], metadatas=[
-                {**m, "written": 0, "retired": NEVER} for m in found["metadatas"][start : start + WRITE_BATCH]])
-        collection.modify(metadata={**(collection.metadata or {}), "generation": 0})
-        return 0
-    if not (collection.metadata or {}).get("writing"):
-        return generation
-    _delete(collection, collection.get(where={"written": {"$gt": generation}}, include=[])["ids"])
-    _delete(collection, collection.get(where={"retired": {"$lte": generation}}, include=[])["ids"])
-    undone = collection.get(where={"$and": [{"retired": {"$gt": generation}}, {"retired": {"$lt": NEVER}}]},
-                            include=[])["ids"]
-    _set_retired(collection, undone, NEVER)
-    return generation
-
-
-def _set_retired(collection: Any, ids: list[str], generation: int) -> None:
-    """Mark chunks as replaced by a generation (NEVER: not replaced)."""
-    for start in range(0, len(ids), WRITE_BATCH):
-        found = collection.get(ids=ids[start : start + WRITE_BATCH], include=["metadatas"])
-        if found["ids"]:
-            collection.update(ids=found["ids"], metadatas=[{**m, "retired": generation} for m in found["metadatas"]])
-
-
-def _delete(collection: Any, ids: list[str]) -> None:
-    """Delete chunks by id, in batches."""
-    for start in range(0, len(ids), WRITE_BATCH):
-        collection.delete(ids=ids[start : start + WRITE_BATCH])
-
-
-def to_metadata(chunk: Chunk) -> dict[str, str | int]:
-    """A chunk's fields as Chroma metadata (flat scalars only)."""
-    metadata: dict[str, str | int] = {
-        "source": chunk.source, "title": chunk.title, "heading_path": json.dumps(list(chunk.heading_path)),
-        "anchor": chunk.anchor, "language": chunk.language or "", "chunk_index": chunk.index,
-        "content_hash": chunk.content_hash, "token_count": chunk.token_count, "kind": chunk.kind,
-    } | ({"url": chunk.url} if chunk.url else {})
-    return metadata | dict(chunk.extra)
-
-
-def from_record(chunk_id: str, text: str, metadata: dict[str, Any]) -> Chunk:
-    """A chunk rebuilt from what Chroma returns."""
-    extra = tuple(sorted((k, str(v)) for k, v in metadata.items() if k not in CHUNK_FIELDS))
-    return Chunk(
-        id=chunk_id, text=text, source=str(metadata["source"]), title=str(metadata["title"]),
-        heading_path=tuple(json.loads(metadata["heading_path"])), anchor=str(metadata["anchor"]),
-        language=str(metadata["language"]) or None, index=int(metadata["chunk_index"]),
-        content_hash=str(metadata["content_hash"]), token_count=int(metadata["token_count"]),
-        kind=str(metadata["kind"]), extra=extra, url=str(metadata.get("url") or ""),
-    )
-
-
-def check_collection_name(name: str) -> None:
-    """Collection names: letters, digits, '-' and '_', starting and ending with a letter or digit."""
-    if not NAME.match(name):
-        raise UnknownCollection(
-            f"{name!r} is not a valid collection name: use 1-63 letters, digits, '-' or '_', "
-            "starting and ending with a letter or digit (e.g. parcelio-docs)."
-        )
-
-
-@contextmanager
-def _server_errors(location: str) -> Iterator[None]:
-    """Turn a Chroma server that cannot be reached into BackendUnavailable."""
     try:
-        yield
-    except (httpx.TransportError, ConnectionError, TimeoutError) as exc:
-        raise BackendUnavailable(
-            f"The Chroma store at {location} cannot be reached ({type(exc).__name__}): check that the server "
-            "is running and POLYDESK_CHROMA_URL is right."
-        ) from exc
-    except ValueError as exc:  # chromadb's client says "Could not connect to a Chroma server" this way
-        if "could not connect" not in str(exc).lower():
-            raise
-        raise BackendUnavailable(
-            f"The Chroma store at {location} cannot be reached: check that the server is running and "
-            "POLYDESK_CHROMA_URL is right."
-        ) from exc
+        return chromadb.PersistentClient(path=location, settings=chroma_settings)
+    except Exception:
+        SharedSystemClient._identifier_to_system.pop(location, None)  # else it answers AttributeError from now on
+        raise
+
+
+def _merge_metadata(collection: Any, location: str, **changes: Any) -> None:
+    """Merge changes into a collection's metadata (the caller holds the write lock, so no commit is undone)."""
+    with store_errors(location):
+        collection.modify(metadata={**(collection.metadata or {}), **changes})

@@ -14,10 +14,12 @@ import numpy as np
 
 from core.errors import BadFile
 from core.knowledge.chunk import CONTEXT_SEPARATOR, Chunker, Piece
+from core.knowledge.generations import WRITE_BATCH
+from core.knowledge.ingest.batch import WriteBatch
 from core.knowledge.ingest.parse import parse_file
 from core.knowledge.ingest.sources import PlannedFile, SourcePlan, legacy_sources, plan_sources
 from core.knowledge.links import SiteLinks, check_links, chunk_url, page_url
-from core.knowledge.store import ChromaStore
+from core.knowledge.store import ChromaStore, SourceWrite
 from core.models.embed import Embedder
 from core.timing import timed
 from core.types import Chunk
@@ -86,12 +88,13 @@ class Ingester:
     """Ingests files into one store with one embedder; a file that fails writes nothing."""
 
     def __init__(self, store: ChromaStore, embedder: Embedder, chunker: Chunker, tag_languages: LanguageTagger,
-                 max_bytes: int = 20_000_000) -> None:
+                 max_bytes: int = 20_000_000, batch_rows: int = WRITE_BATCH) -> None:
         self.store = store
         self.embedder = embedder
         self.chunker = chunker
         self.tag_languages = tag_languages
         self.max_bytes = max_bytes
+        self.batch_rows = batch_rows
 
     def ingest_files(self, paths: Iterable[Path], collection: str,
                      progress: Callable[[Progress], None] | None = None,
@@ -107,6 +110,7 @@ class Ingester:
         self.store.open_for_ingest(collection, self.embedder.model_id, self.embedder.dim)
         site = self._links(collection, links)
         report = IngestReport(collection, warnings=self._renamed_sources(collection, paths, plan))
+        batch = WriteBatch(self.store, collection, report.seconds, [p.source for p in files], self.batch_rows)
         for done, planned in enumerate(files):
             source = planned.source
 
@@ -114,7 +118,7 @@ class Ingester:
                 if progress:
                     progress(Progress(done, len(files), source, name))
             try:
-                report.files.append(self._ingest_one(planned, collection, site, report.seconds, announce))
+                report.files.append(self._ingest_one(planned, collection, site, batch, announce))
             except BadFile as exc:
                 report.files.append(FileOutcome(source, "failed", str(exc)))
             except OSError as exc:
@@ -122,6 +126,7 @@ class Ingester:
             except RecursionError:
                 report.files.append(FileOutcome(source, "failed", "is nested too deeply to parse: flatten its "
                                                                   "structure or split the file"))
+        batch.flush()
         report.files.extend(FileOutcome(s.source, "skipped", s.reason) for s in plan.skipped)
         if progress:
             progress(Progress(len(files), len(files), "", "done"))
@@ -148,16 +153,16 @@ class Ingester:
                 f"the collection with `polydesk collections delete {collection}` and ingest again, or remove "
                 "those documents on the Documents page."]
 
-    def _ingest_one(self, planned: PlannedFile, collection: str, site: SiteLinks, seconds: dict[str, float],
+    def _ingest_one(self, planned: PlannedFile, collection: str, site: SiteLinks, batch: WriteBatch,
                     announce: Callable[[str], None]) -> FileOutcome:
-        """Parse to stored chunks for one file."""
-        source = planned.source
+        """Parse to chunks ready to store for one file (the batch writes them with other files' chunks)."""
+        source, seconds = planned.source, batch.seconds
         with _step(seconds, announce, "parse"):
             document = parse_file(planned.path, max_bytes=self.max_bytes)
         with _step(seconds, announce, "chunk"):
             pieces = self.chunker.split(document)
         if not pieces:
-            return self._empty(collection, source, seconds, announce)
+            return self._empty(source, batch, announce)
         with _step(seconds, announce, "language"):
             languages = ([planned.language] * len(pieces) if planned.language
                          else self.tag_languages([without_context(p) for p in pieces]))
@@ -166,7 +171,7 @@ class Ingester:
                              chunk_url(page, p.anchor, dict(p.extra).get("page", "")))
                   for i, (p, lang) in enumerate(zip(pieces, languages, strict=True))]
         outcome = FileOutcome(source, "ok", language=_majority(languages))
-        stored = self.store.source_state(collection, source)
+        stored = batch.stored(source)
         new_ids = {c.id for c in chunks}
         if new_ids == set(stored.hashes):
             outcome.status, outcome.unchanged = "unchanged", len(chunks)
@@ -175,8 +180,8 @@ class Ingester:
         with _step(seconds, announce, "embed"):
             vectors = self._vectors(collection, fresh, stored.hashes)
         stale = [i for i in stored.hashes if i not in new_ids]
-        with _step(seconds, announce, "store"):
-            self.store.write_source(collection, fresh, vectors, stale)
+        announce("store")
+        batch.add(source, SourceWrite(fresh, vectors, stale))
         old_positions = {stored.positions[i] for i in stale}
         outcome.updated = sum(1 for c in fresh if c.index in old_positions)
         outcome.added = len(fresh) - outcome.updated
@@ -184,14 +189,13 @@ class Ingester:
         outcome.unchanged = len(chunks) - len(fresh)
         return outcome
 
-    def _empty(self, collection: str, source: str, seconds: dict[str, float],
-               announce: Callable[[str], None]) -> FileOutcome:
+    def _empty(self, source: str, batch: WriteBatch, announce: Callable[[str], None]) -> FileOutcome:
         """A page without body text (e.g. a section index): reported as empty; chunks stored earlier are removed."""
-        stored = self.store.source_state(collection, source)
+        stored = batch.stored(source)
         if stored.hashes:
-            with _step(seconds, announce, "store"):
-                self.store.write_source(collection, [], np.zeros((0, self.embedder.dim), dtype=np.float32),
-                                        list(stored.hashes))
+            announce("store")
+            batch.add(source, SourceWrite([], np.zeros((0, self.embedder.dim), dtype=np.float32),
+                                          list(stored.hashes)))
         return FileOutcome(source, "empty", removed=len(stored.hashes))
 
     def _vectors(self, collection: str, fresh: list[Chunk], stored: dict[str, str]) -> np.ndarray:
