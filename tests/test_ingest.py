@@ -181,7 +181,8 @@ def test_ingest_cli_reports_and_exits_nonzero_on_failure(tmp_path, reranker_dir,
            "POLYDESK_CHROMA_PATH": str(tmp_path / "chroma"), "PATH": str(Path(sys.executable).parent)}
     polydesk = str(Path(sys.executable).with_name("polydesk"))
     run = lambda *args: subprocess.run([polydesk, *args], env=env, capture_output=True, text=True, timeout=300)  # noqa: E731
-    done = run("ingest", str(SAMPLE / "ja"), str(tmp_path / "bad.md"), "--collection", "ja-docs", "--json")
+    shutil.copytree(SAMPLE / "ja", tmp_path / "ja")  # sources are relative to the folder holding both inputs
+    done = run("ingest", str(tmp_path / "ja"), str(tmp_path / "bad.md"), "--collection", "ja-docs", "--json")
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     assert {f["source"]: f["status"] for f in report["files"]}["bad.md"] == "failed"
@@ -189,7 +190,7 @@ def test_ingest_cli_reports_and_exits_nonzero_on_failure(tmp_path, reranker_dir,
     listed = json.loads(run("collections", "list", "--json").stdout)
     assert [c["name"] for c in listed] == ["ja-docs"]
     shown = json.loads(run("collections", "show", "ja-docs", "--json").stdout)
-    assert set(shown["sources"]) == {"authentication.md", "errors.md", "getting-started.md", "pagination.md"}
+    assert set(shown["sources"]) == {f"ja/{name}.md" for name in ("authentication", "errors", "getting-started", "pagination")}
     assert run("collections", "delete", "ja-docs").returncode == 0
     missing = run("collections", "show", "ja-docs")
     assert missing.returncode == 1 and "no collection named 'ja-docs'" in missing.stderr

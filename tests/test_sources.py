@@ -234,7 +234,7 @@ def test_cli_ingests_every_language_folder_with_links(cli_env, capsys, tmp_path,
     assert all(c.language == {"en": "en", "zh-cn": "zh", "ja": "ja"}[c.source.split("/")[0]] for c in prose)
     urls = {(c.source, c.anchor): c.url for c in chunks if c.source.endswith(("setup.md", "_index.md", "limits.md"))}
     assert urls[("en/docs/setup.md", "rotating-keys")] == "https://docs.example.com/docs/setup/#rotating-keys"
-    assert urls[("zh-cn/docs/limits.md", "")] == "https://docs.example.com/zh-cn/limits/"
+    assert urls[("zh-cn/docs/limits.md", "限制")] == "https://docs.example.com/zh-cn/limits/"  # the page's top
     assert {u for (s, _), u in urls.items() if s == "ja/docs/_index.md"} == {"https://docs.example.com/ja/docs/"}
     assert all(c.url == "" for c in chunks if c.source == "en/api.yaml")
     assert store.info("lumen").base_url == "https://docs.example.com/"

@@ -167,8 +167,8 @@ class Ingester:
             languages = ([planned.language] * len(pieces) if planned.language
                          else self.tag_languages([without_context(p) for p in pieces]))
         page = page_url(source, site, document.url_hint)
-        chunks = [make_chunk(collection, source, document.title, i, p, lang,
-                             chunk_url(page, p.anchor, dict(p.extra).get("page", "")))
+        chunks = [make_chunk(collection, source, document.title, i, p, lang, chunk_url(
+                      page, p.anchor if len(p.heading_path) > 1 else "", dict(p.extra).get("page", "")))
                   for i, (p, lang) in enumerate(zip(pieces, languages, strict=True))]
         outcome = FileOutcome(source, "ok", language=_majority(languages))
         stored = batch.stored(source)
