@@ -190,7 +190,8 @@ def test_ingest_cli_reports_and_exits_nonzero_on_failure(tmp_path, reranker_dir,
     listed = json.loads(run("collections", "list", "--json").stdout)
     assert [c["name"] for c in listed] == ["ja-docs"]
     shown = json.loads(run("collections", "show", "ja-docs", "--json").stdout)
-    assert set(shown["sources"]) == {f"ja/{name}.md" for name in ("authentication", "errors", "getting-started", "pagination")}
+    pages = ("authentication", "errors", "getting-started", "pagination")
+    assert set(shown["sources"]) == {f"ja/{name}.md" for name in pages}
     assert run("collections", "delete", "ja-docs").returncode == 0
     missing = run("collections", "show", "ja-docs")
     assert missing.returncode == 1 and "no collection named 'ja-docs'" in missing.stderr
