@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     lexical_k: int = Field(default=50, ge=1, le=1000)
     rerank_k: int = Field(default=30, ge=1, le=500)
     top_n: int = Field(default=3, ge=1, le=100)
+    max_question_chars: int = Field(default=4000, ge=1)  # longer questions are refused with a message
 
     database_url: str = "sqlite:///data/polydesk.db"
 
