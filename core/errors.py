@@ -35,3 +35,11 @@ class UnknownCollection(PolydeskError):
 
 class BadInput(PolydeskError):
     """A file or value given to a command or a page cannot be used; the message says what to change."""
+
+
+class NotAuthorized(PolydeskError):
+    """The action needs a valid admin session and there is none."""
+
+
+class WeakPassword(PolydeskError, ValueError):
+    """A new admin password does not meet the minimum length."""

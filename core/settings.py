@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     admin_password_hash: SecretStr | None = None
     admin_emails: str = ""  # comma-separated e-mails allowed to administer through single sign-on
     session_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    trusted_proxies: str = ""  # comma-separated proxy addresses/networks whose X-Forwarded-For is believed
 
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     cpu_profile: bool = True  # POLYDESK_CPU_PROFILE: bfloat16 on CPUs with native support; off keeps float32
