@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -153,3 +154,11 @@ def load_settings(**overrides: Any) -> Settings:
         ]
         raise ConfigError("Invalid settings:\n  " + "\n  ".join(problems)) from None
 
+
+
+_USERINFO = re.compile(r"(?<=://)[^/\s@]+@")
+
+
+def redact_credentials(text: str) -> str:
+    """The text with the user and password of every URL in it (scheme://user:secret@host) shown as ***."""
+    return _USERINFO.sub("***@", text)

@@ -25,7 +25,7 @@ import httpx
 import numpy as np
 
 from core.errors import BackendUnavailable, EmbeddingMismatch, UnknownCollection
-from core.settings import Settings
+from core.settings import Settings, redact_credentials
 from core.types import Chunk
 
 PREFIX = "polydesk-"
@@ -76,13 +76,13 @@ class ChromaStore:
 
         chroma_settings = chromadb.Settings(anonymized_telemetry=False)
         if settings.chroma_url:
-            url = urlparse(settings.chroma_url)
-            with _server_errors(settings.chroma_url):
+            url, shown = urlparse(settings.chroma_url), redact_credentials(settings.chroma_url)
+            with _server_errors(shown):
                 client = chromadb.HttpClient(
                     host=url.hostname or "localhost", port=url.port or (443 if url.scheme == "https" else 8000),
                     ssl=url.scheme == "https", settings=chroma_settings,
                 )
-            return cls(client, settings.chroma_url)
+            return cls(client, shown)
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
         return cls(chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings),
                    str(settings.chroma_path))

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import PolydeskError
-from core.settings import load_settings
+from core.settings import load_settings, redact_credentials
 from core.types import SearchResult
 
 
@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except PolydeskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact_credentials(str(exc))}", file=sys.stderr)
         return 1
 
 
