@@ -14,7 +14,7 @@ from markdown_it import MarkdownIt
 
 from core.errors import BadFile
 from core.knowledge.chunk import split_anchor
-from core.knowledge.ingest.openapi import parse_openapi
+from core.knowledge.ingest.openapi import load_yaml, parse_openapi
 from core.types import Block, ParsedDocument
 
 FORMATS = {
@@ -199,7 +199,7 @@ def _split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
     if end is None:
         return {}, text
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end]))
+        meta = load_yaml("\n".join(lines[1:end]), f"{name}: the front matter")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
@@ -450,7 +450,7 @@ def _parse_openapi_file(text: str, path: Path) -> ParsedDocument:
             ) from exc
     else:
         try:
-            spec = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            spec = load_yaml(text, name)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
