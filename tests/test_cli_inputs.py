@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -63,3 +64,19 @@ def test_too_long_question_is_a_cli_message(tmp_path):
     done = polydesk("ask", "ａ" * 4001, "--collection", "api", POLYDESK_CHROMA_PATH=str(tmp_path / "chroma"))
     assert done.returncode == 1
     assert "more than the limit of 4,000" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ingest_of_deeply_nested_files_reports_each_and_goes_on(tmp_path, embedder_dir):
+    from tests.test_admin import deep_files
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    last = "# Sendungen\n\nEine Sendung verfolgen: GET /v1/parcels.\n"
+    for name, text in {**deep_files(), "zz-last.md": last}.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    done = polydesk("ingest", str(folder), "--collection", "tief", "--json", POLYDESK_EMBEDDING_MODEL=str(embedder_dir),
+                    POLYDESK_CHROMA_PATH=str(tmp_path / "chroma"), POLYDESK_DEVICE="cpu")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    statuses = {f["source"]: f["status"] for f in json.loads(done.stdout)["files"]}
+    assert statuses == {"deep.html": "failed", "deep.json": "failed", "front.md": "failed", "schema.json": "ok",
+                        "zz-last.md": "ok"}
