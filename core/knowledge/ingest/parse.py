@@ -14,6 +14,7 @@ from markdown_it import MarkdownIt
 
 from core.errors import BadFile
 from core.knowledge.chunk import split_anchor
+from core.knowledge.ingest.docx_checks import check_docx
 from core.knowledge.ingest.openapi import load_yaml, parse_openapi
 from core.types import Block, ParsedDocument
 
@@ -368,12 +369,14 @@ def _parse_docx(data: bytes, path: Path) -> ParsedDocument:
     import docx
     from docx.table import Table
 
+    check_docx(data, path.name)
     try:
         document = docx.Document(BytesIO(data))
         properties = document.core_properties
         meta_title, meta_subject = _scalar(properties.title), _scalar(properties.subject)
         parts: list[str] = []
         first_heading = ""
+        styles: dict[str | None, tuple[int, bool]] = {}  # python-docx resolves a style slowly: once per style id
         for item in document.iter_inner_content():
             if isinstance(item, Table):
                 parts.append(_docx_table(item))
@@ -381,11 +384,14 @@ def _parse_docx(data: bytes, path: Path) -> ParsedDocument:
             text = item.text.strip()
             if not text:
                 continue
-            level = _docx_heading_level(item)
+            if item._p.style not in styles:
+                style_name = item.style.name if item.style is not None else ""
+                styles[item._p.style] = (_docx_heading_level(item), (style_name or "").lower().startswith("list"))
+            level, listed = styles[item._p.style]
             if level:
                 first_heading = first_heading or text
                 parts.append(f"{'#' * level} {text}")
-            elif (item.style.name if item.style is not None else "").lower().startswith("list"):
+            elif listed:
                 parts.append(f"- {text}")
             else:
                 parts.append(text)
