@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     uploads_path: Path = Path("data/uploads")  # the files admins uploaded, one folder per collection
     upload_max_files: int = Field(default=200, ge=1)
     upload_max_total_mb: float = Field(default=200.0, gt=0)
+    upload_max_unpacked_mb: float = Field(default=500.0, gt=0)  # what a batch's archives may unpack to, together
     languages: str = ""
 
     dense_k: int = Field(default=50, ge=1, le=1000)

@@ -166,3 +166,22 @@ def test_deeply_nested_uploads_fail_alone_and_keep_what_was_stored(desk, admin, 
                                                                                        "front.md"}
     assert "Pakete auflisten" in desk.document_chunks("docs", "deep.json")[0].text
     assert "Flach" in (tmp_path / "uploads" / "docs" / "files" / "deep.json").read_text()
+
+
+def test_the_unpacked_size_of_an_upload_is_capped_by_a_setting(tmp_path, reranker_dir, embedder_dir):
+    import io
+    import zipfile
+
+    settings = tiny_settings(reranker_dir, embedder_dir, tmp_path / "chroma", uploads_path=tmp_path / "uploads",
+                             upload_max_unpacked_mb=0.002)
+    desk = DocumentAdmin(Pipeline(settings))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("de/versand.md", "# Versand\n\n" + "Pakete werden täglich abgeholt. " * 50)
+        out.writestr("ja/発送.md", "# 発送\n\n" + "荷物は毎日集荷されます。" * 50)
+    job = desk.upload(new_session("admin", "password", 30, time.monotonic()), "docs",
+                      [("handbuch.zip", archive.getvalue())])
+    assert job.wait(60) and not job.error
+    [refused] = job.report.files
+    assert refused.status == "failed" and "over the limit of 2.0 kB" in refused.reason
+    assert "POLYDESK_UPLOAD_MAX_UNPACKED_MB" in refused.reason

@@ -156,7 +156,8 @@ def _plan_zip(batch: Batch, name: str, archive: zipfile.ZipFile) -> tuple[list[_
         earlier = " together with the archives before it" if batch.unpacked else ""
         raise Refusal(
             f"{name} unpacks to {mb(declared)}{earlier}, over the limit of {mb(limits.max_zip_total_bytes)}: "
-            "split it into smaller archives and upload them in separate batches."
+            "split it into smaller archives and upload them in separate batches, or raise the limit with the "
+            "setting POLYDESK_UPLOAD_MAX_UNPACKED_MB."
         )
     for member in members:
         try:
@@ -217,7 +218,7 @@ def _check_member_header(name: str, raw: str, info: zipfile.ZipInfo, limits: Upl
     if info.file_size > limits.max_zip_total_bytes:
         raise Refusal(
             f"{name} contains {raw}, which claims to unpack to {mb(info.file_size)}, over the limit of "
-            f"{mb(limits.max_zip_total_bytes)}: Polydesk refuses the whole archive."
+            f"{mb(limits.max_zip_total_bytes)} (POLYDESK_UPLOAD_MAX_UNPACKED_MB): Polydesk refuses the whole archive."
         )
 
 

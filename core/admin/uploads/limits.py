@@ -68,5 +68,5 @@ def too_big(name: str, size: int, max_bytes: int) -> str:
 
 
 def mb(size: int) -> str:
-    """Bytes as megabytes for a message, e.g. '20.0 MB'."""
-    return f"{size / 1e6:.1f} MB"
+    """Bytes as megabytes for a message, e.g. '20.0 MB' (kilobytes below 0.1 MB, e.g. '2.5 kB')."""
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
