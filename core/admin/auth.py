@@ -37,9 +37,6 @@ Clock = Callable[[], float]
 _HASHER = PasswordHasher()
 
 
-__all__ = ["NotAuthorized", "WeakPassword"]  # raised here, defined with the other errors
-
-
 def hash_password(plain: str, *, hasher: PasswordHasher | None = None) -> str:
     """The argon2id hash of a new admin password of at least MIN_PASSWORD_CHARS characters."""
     if len(plain) < MIN_PASSWORD_CHARS:
