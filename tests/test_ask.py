@@ -138,3 +138,9 @@ def test_the_ask_page_shows_an_injected_image_as_a_link(app_env, monkeypatch):
     shown = [m.value for m in app.markdown]
     assert "Tokens gelten eine Stunde [1]. [🖼 image](https://evil.example/p.png?q=leak) [mehr] (javascript:x)" in shown
     assert not any("![" in text for text in shown)
+
+
+def test_a_too_long_question_is_refused_with_a_message(app_env):
+    app = ask("Wie lange gilt ein Token? " * 200)
+    assert any("more than the limit of 4,000" in e.value and "POLYDESK_MAX_QUESTION_CHARS" in e.value
+               for e in app.error)
