@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.answers.feedback import FeedbackEntry
 from core.answers.run import AnswerRun
+from core.answers.safe_markdown import safe_markdown
 from core.answers.translate import needs_translation, translate
 from core.errors import PolydeskError
 from core.knowledge.language import language_name
@@ -49,7 +50,7 @@ def show_passage(pipeline: Pipeline, index: int, marker: int, candidate: Candida
     with st.expander(f"[{marker}] {chunk.location}"):
         st.caption(f"{language_name(chunk.language)} · {candidate.collection} · "
                    f"rank before reranking #{candidate.fused_rank} → {rerank}")
-        st.markdown(chunk.text)
+        st.markdown(safe_markdown(chunk.text))
         if chunk.url:
             st.markdown("Page: " + link_markdown(chunk.location, chunk.url))
             st.code(chunk.url, language=None)  # its copy button puts the link on the clipboard
@@ -63,7 +64,7 @@ def show_passage(pipeline: Pipeline, index: int, marker: int, candidate: Candida
                 except (PolydeskError, AttributeError) as exc:
                     st.warning(f"Translation is not available: {exc}")
             if key in translations:
-                st.info(translations[key])
+                st.info(safe_markdown(translations[key]))
 
 
 def show_turn(pipeline: Pipeline, index: int, turn: Turn) -> None:
@@ -71,7 +72,7 @@ def show_turn(pipeline: Pipeline, index: int, turn: Turn) -> None:
     answer = turn.answer
     if answer.mode == "extractive":
         st.caption("No generated answer: the most relevant passages, with their best sentences in bold.")
-    st.markdown(answer.text)
+    st.markdown(safe_markdown(answer.text))
     for warning in answer.warnings:
         st.warning(warning)
     for citation in answer.citations:
@@ -133,11 +134,14 @@ def show_checks(pipeline: Pipeline) -> None:
 def ask(pipeline: Pipeline, question: str, collections: list[str], language: str | None) -> None:
     """Answer a new question, streaming it, and keep it in the history."""
     with st.chat_message("user"):
-        st.markdown(question)
+        st.markdown(safe_markdown(question))
     with st.chat_message("assistant"):
         with st.spinner("Searching…"):
             run: AnswerRun = pipeline.ask(question, collections, language)
-        st.write_stream(run.stream())
+        shown, text = st.empty(), ""
+        for piece in run.stream():  # re-rendered whole, so that a half-streamed image never loads
+            text += piece
+            shown.markdown(safe_markdown(text))
         answer = run.answer()
     st.session_state[HISTORY].append(Turn(question, tuple(collections), answer, run.timings_ms))
     st.rerun()
@@ -159,7 +163,7 @@ if not collections:
     st.info("Choose at least one collection in the sidebar (an admin adds them on the Documents page).")
 for index, turn in enumerate(history):
     with st.chat_message("user"):
-        st.markdown(turn.question)
+        st.markdown(safe_markdown(turn.question))
     with st.chat_message("assistant"):
         show_turn(pipeline, index, turn)
 

@@ -43,3 +43,9 @@ class StoreBusy(PolydeskError):
 
 class StoreBroken(BackendUnavailable):
     """The store cannot be read or written: a damaged database, a read-only folder, a full disk."""
+class NotAuthorized(PolydeskError):
+    """The action needs a valid admin session and there is none."""
+
+
+class WeakPassword(PolydeskError, ValueError):
+    """A new admin password does not meet the minimum length."""

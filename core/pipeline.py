@@ -26,6 +26,7 @@ from core.knowledge.language import (
     language_detector,
 )
 from core.knowledge.links import SiteLinks
+from core.knowledge.question import check_question
 from core.knowledge.search import HybridSearcher, SearchDepth
 from core.knowledge.store import ChromaStore
 from core.models.chat import Generator, make_generator
@@ -202,7 +203,8 @@ class Pipeline:
 
     def search(self, question: str, collections: Sequence[str], languages: Sequence[str] | None = None,
                top_n: int | None = None) -> SearchResult:
-        """Hybrid search with reranking."""
+        """Hybrid search with reranking; an empty or too long question is refused (BadInput)."""
+        check_question(question, self.settings.max_question_chars)
         return self.searcher.search(question, collections, languages, top_n or self.settings.top_n)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -60,12 +61,14 @@ class Settings(BaseSettings):
     uploads_path: Path = Path("data/uploads")  # the files admins uploaded, one folder per collection
     upload_max_files: int = Field(default=200, ge=1)
     upload_max_total_mb: float = Field(default=200.0, gt=0)
+    upload_max_unpacked_mb: float = Field(default=500.0, gt=0)  # what a batch's archives may unpack to, together
     languages: str = ""
 
     dense_k: int = Field(default=50, ge=1, le=1000)
     lexical_k: int = Field(default=50, ge=1, le=1000)
     rerank_k: int = Field(default=30, ge=1, le=500)
     top_n: int = Field(default=3, ge=1, le=100)
+    max_question_chars: int = Field(default=4000, ge=1)  # longer questions are refused with a message
 
     database_url: str = "sqlite:///data/polydesk.db"
     api_rate_per_minute: int = Field(default=60, ge=1)  # per API key
@@ -75,6 +78,7 @@ class Settings(BaseSettings):
     admin_password_hash: SecretStr | None = None
     admin_emails: str = ""  # comma-separated e-mails allowed to administer through single sign-on
     session_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    trusted_proxies: str = ""  # comma-separated proxy addresses/networks whose X-Forwarded-For is believed
 
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     cpu_profile: bool = True  # POLYDESK_CPU_PROFILE: bfloat16 on CPUs with native support; off keeps float32
@@ -161,3 +165,11 @@ def load_settings(**overrides: Any) -> Settings:
         ]
         raise ConfigError("Invalid settings:\n  " + "\n  ".join(problems)) from None
 
+
+
+_USERINFO = re.compile(r"(?<=://)[^/\s@]+@")
+
+
+def redact_credentials(text: str) -> str:
+    """The text with the user and password of every URL in it (scheme://user:secret@host) shown as ***."""
+    return _USERINFO.sub("***@", text)

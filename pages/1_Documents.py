@@ -16,8 +16,9 @@ from core.admin.auth import (
     is_admin_email,
     login_throttle,
     new_session,
-    throttle_key,
+    throttle_keys,
 )
+from core.admin.client_address import client_address, trusted_networks
 from core.admin.documents import DocumentAdmin, shared_document_admin
 from core.admin.jobs import IngestJob
 from core.errors import PolydeskError
@@ -81,7 +82,7 @@ def password_sign_in(settings: Settings) -> None:
     try:
         result = authenticate(user, password, admin_user=settings.admin_user,
                               password_hash=settings.admin_password_hash, throttle=login_throttle(),
-                              key=throttle_key(user, st.context.ip_address))
+                              key=throttle_keys(user, sign_in_address(settings)))
     except PolydeskError as exc:
         st.error(str(exc))
         return
@@ -90,6 +91,12 @@ def password_sign_in(settings: Settings) -> None:
         return
     st.session_state[ADMIN] = new_session(result.user or user, "password", settings.session_minutes, time.monotonic())
     st.rerun()
+
+
+def sign_in_address(settings: Settings) -> str:
+    """The client's address; X-Forwarded-For counts only when it comes through a POLYDESK_TRUSTED_PROXIES proxy."""
+    forwarded = st.context.headers.get_all("X-Forwarded-For")
+    return client_address(st.context.ip_address, forwarded, trusted_networks(settings.trusted_proxies))
 
 
 def sso_sign_in(settings: Settings) -> None:

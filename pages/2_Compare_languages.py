@@ -8,6 +8,7 @@ from html import escape
 import altair as alt
 import streamlit as st
 
+from core.answers.safe_markdown import safe_markdown
 from core.answers.translate import translate
 from core.errors import PolydeskError
 from core.knowledge.language import language_name
@@ -43,7 +44,7 @@ def show_rankings(runs: list[LanguageRun], colours: dict[str, str]) -> None:
     """The ranked passages of every language side by side, each passage in its colour."""
     for column, run in zip(st.columns(len(runs)), runs, strict=True):
         with column:
-            st.markdown(f"**{run.language}** · {run.question}")
+            st.markdown(f"**{run.language}** · {safe_markdown(run.question)}")
             for warning in run.warnings:
                 st.warning(warning)
             if not run.candidates:

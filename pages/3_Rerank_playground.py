@@ -8,7 +8,7 @@ from core.errors import PolydeskError
 from core.models.rerank import Reranker, make_reranker
 from core.pipeline import shared_pipeline
 from core.quality.playground import BACKENDS, BackendRanking, backend_settings, rank_with, split_passages
-from core.settings import Settings, load_settings
+from core.settings import Settings, load_settings, redact_credentials
 
 st.set_page_config(page_title="Rerank playground", page_icon="🛟", layout="wide")
 
@@ -48,7 +48,8 @@ query = st.text_input("Query", "How do I get a new access token?")
 passages_text = st.text_area("Passages: one per line, or separated by blank lines", EXAMPLE_PASSAGES, height=180)
 instruction = st.text_area("Instruction", settings.reranker_instruction, height=70)
 choice = st.radio("Backend", [*BACKENDS, "both side by side"], horizontal=True)
-st.caption(f"vLLM server: {settings.reranker_url or 'none configured (POLYDESK_RERANKER_URL)'}")
+server = redact_credentials(settings.reranker_url or "") or "none configured (POLYDESK_RERANKER_URL)"
+st.caption(f"vLLM server: {server}")
 
 passages = split_passages(passages_text)
 if st.button("Rerank", type="primary", disabled=not (query.strip() and passages)):

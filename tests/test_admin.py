@@ -134,3 +134,54 @@ def test_batch_over_the_limits_is_refused_before_anything_is_written(desk, admin
 def test_invalid_collection_name_is_refused(desk, admin):
     with pytest.raises(PolydeskError, match="not a valid collection name"):
         desk.upload(admin, "../etc", [("webhooks.md", GUIDE.encode())])
+
+
+def deep_files() -> dict[str, str]:
+    """One file of each kind nested hundreds to thousands of levels deep (HTML, JSON, an OpenAPI schema, front
+    matter)."""
+    schema = '{"type": "string"}'
+    for _ in range(400):  # 800 JSON levels: readable, but far deeper than any schema writer should walk
+        schema = '{"type": "object", "properties": {"kind": ' + schema + "}}"
+    spec = ('{"openapi": "3.0.3", "info": {"title": "Tiefe", "version": "1"}, "paths": {"/x": {"get": '
+            '{"responses": {"200": {"description": "ok", "content": {"application/json": {"schema": '
+            + schema + "}}}}}}}}")
+    return {
+        "deep.html": "<html><body>" + "<div>" * 2000 + "text" + "</div>" * 2000 + "</body></html>",
+        "deep.json": '{"openapi": "3.0.3", "x": ' + "[" * 3000 + "]" * 3000 + "}",
+        "schema.json": spec,
+        "front.md": "---\nmeta: " + "[" * 3000 + "]" * 3000 + "\n---\n# Tief\n\nEin Absatz über Pakete.\n",
+    }
+
+
+def test_deeply_nested_uploads_fail_alone_and_keep_what_was_stored(desk, admin, tmp_path):
+    ingest(desk, admin, {"deep.json": '{"openapi": "3.0.3", "info": {"title": "Flach", "version": "1"}, "paths": '
+                                      '{"/pakete": {"get": {"summary": "Pakete auflisten", "responses": {}}}}}'})
+    report = ingest(desk, admin, {**deep_files(), "webhooks.md": GUIDE})
+    outcomes = {f.source: (f.status, f.reason) for f in report.files}
+    assert outcomes["webhooks.md"][0] == "ok"
+    assert outcomes["schema.json"][0] == "ok"  # the schema writer stops at its depth limit
+    assert "nested too deeply" in outcomes["deep.html"][1] and "nested too deeply" in outcomes["deep.json"][1]
+    assert "front matter" in outcomes["front.md"][1] and "nesting depth" in outcomes["front.md"][1]
+    assert {name for name, (status, _) in outcomes.items() if status == "failed"} == {"deep.html", "deep.json",
+                                                                                       "front.md"}
+    assert "Pakete auflisten" in desk.document_chunks("docs", "deep.json")[0].text
+    assert "Flach" in (tmp_path / "uploads" / "docs" / "files" / "deep.json").read_text()
+
+
+def test_the_unpacked_size_of_an_upload_is_capped_by_a_setting(tmp_path, reranker_dir, embedder_dir):
+    import io
+    import zipfile
+
+    settings = tiny_settings(reranker_dir, embedder_dir, tmp_path / "chroma", uploads_path=tmp_path / "uploads",
+                             upload_max_unpacked_mb=0.002)
+    desk = DocumentAdmin(Pipeline(settings))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("de/versand.md", "# Versand\n\n" + "Pakete werden täglich abgeholt. " * 50)
+        out.writestr("ja/発送.md", "# 発送\n\n" + "荷物は毎日集荷されます。" * 50)
+    job = desk.upload(new_session("admin", "password", 30, time.monotonic()), "docs",
+                      [("handbuch.zip", archive.getvalue())])
+    assert job.wait(60) and not job.error
+    [refused] = job.report.files
+    assert refused.status == "failed" and "over the limit of 2.0 kB" in refused.reason
+    assert "POLYDESK_UPLOAD_MAX_UNPACKED_MB" in refused.reason

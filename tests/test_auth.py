@@ -23,7 +23,7 @@ from core.admin.auth import (
     new_session,
     require_admin,
     set_password_instructions,
-    throttle_key,
+    throttle_keys,
     verify_password,
 )
 from core.errors import ConfigError, PolydeskError
@@ -356,9 +356,41 @@ def test_set_password_instructions_refuses_a_non_hash():
 
 
 @pytest.mark.parametrize(("user", "address", "expected"), [
-    (" Admin ", "10.0.0.7", "admin|10.0.0.7"),
-    ("admin", None, "admin|unknown address"),
-    ("admin", "", "admin|unknown address"),
+    (" Admin ", "10.0.0.7", ("user|admin", "address|10.0.0.7")),
+    ("admin", None, ("user|admin", "address|unknown address")),
+    ("admin", "", ("user|admin", "address|unknown address")),
 ])
-def test_throttle_key_is_the_user_and_the_address(user, address, expected):
-    assert throttle_key(user, address) == expected
+def test_throttle_keys_are_the_user_and_the_address(user, address, expected):
+    assert throttle_keys(user, address) == expected
+
+
+def test_a_new_address_each_time_does_not_escape_the_user_throttle(admin_hash):
+    throttle = LoginThrottle(clock=FakeClock())
+    for i in range(5):
+        result = authenticate("admin", "guess guess guess", admin_user="admin", password_hash=admin_hash,
+                              throttle=throttle, key=throttle_keys("admin", f"203.0.113.{i}"))
+        assert result.reason == "invalid"
+    result = authenticate("Admin", PASSWORD, admin_user="admin", password_hash=admin_hash, throttle=throttle,
+                          key=throttle_keys("Admin", "198.51.100.9"))
+    assert result.reason == "throttled"
+
+
+def test_an_attempt_is_counted_before_its_password_is_verified(monkeypatch, admin_hash):
+    """An attempt that arrives while the lock-out-causing one is being verified is refused, not verified."""
+    import core.admin.auth
+
+    throttle = LoginThrottle(clock=FakeClock())
+    for _ in range(4):
+        throttle.failure("user|admin")
+    verify, nested = core.admin.auth.verify_password, []
+
+    def verify_while_another_arrives(password_hash: str, plain: str) -> bool:
+        if not nested:
+            nested.append(authenticate("admin", "second guess!", admin_user="admin", password_hash=admin_hash,
+                                       throttle=throttle, key=throttle_keys("admin", "203.0.113.2")))
+        return verify(password_hash, plain)
+
+    monkeypatch.setattr(core.admin.auth, "verify_password", verify_while_another_arrives)
+    first = authenticate("admin", "first guess!!", admin_user="admin", password_hash=admin_hash, throttle=throttle,
+                         key=throttle_keys("admin", "203.0.113.1"))
+    assert first.reason == "invalid" and nested[0].reason == "throttled"

@@ -58,6 +58,20 @@ def test_qrels_round_trip_and_errors():
         parse_qrels("\n\n")
 
 
+@pytest.mark.parametrize(("line", "message"), [
+    ('{"query": "q", "language": "en", "relevant": ' + "[" * 5000 + "]" * 5000 + "}", "nested too deeply"),
+    ('{"query": "q", "language": "en", "relevant": ["a"], "n": ' + "9" * 5000 + "}", "number too large"),
+])
+def test_deep_or_huge_qrels_lines_are_bad_input(line, message, tmp_path, capsys):
+    text = '{"query": "Wo?", "language": "de", "relevant": ["de/a.md#x"]}\n' + line + "\n"
+    with pytest.raises(BadInput, match=f"line 2, is {message}|line 2, holds a {message}"):
+        parse_qrels(text)
+    path = tmp_path / "deep.jsonl"
+    path.write_text(text, encoding="utf-8")
+    assert main(["eval", "--collection", "tokens", "--qrels", str(path)]) == 1
+    assert "line 2" in capsys.readouterr().err
+
+
 PAGE = {
     "en": "# Access tokens for the public API { #tokens }\n\n"
           "Every request to the public API carries a bearer access token.\n\n"

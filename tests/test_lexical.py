@@ -200,3 +200,12 @@ def test_rebuild_with_a_shared_token_cache_matches_a_fresh_index():
     for query in ("cancelled shipment", "signed webhooks", "レート制限"):
         assert cached.search(query, 5, "en") == fresh.search(query, 5, "en")
     assert cached.search("signed", 5, "en") == []
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("unit", ["a", "a.", "aб", "a-б", "éB", "x/y", "漢", "a)-("])
+def test_tokens_are_linear_in_a_tokens_length(unit):
+    """A 200,000-character run without spaces (a pasted blob, a minified file) is tokenised in one pass."""
+    text = unit * (200_000 // len(unit))
+    tokens = lexical_tokens(text, "de")
+    assert tokens and all(len(token) <= len(text) for token in tokens)

@@ -397,3 +397,64 @@ def test_bad_openapi_files_are_refused(tmp_path: Path, name: str, content: str, 
     assert expected in str(info.value)
     if name == "api.json":
         assert "line 3, column 12" in str(info.value)
+
+
+def alias_bomb(levels: int, width: int = 9) -> str:
+    """A tiny YAML spec whose aliases ("billion laughs") expand to width**levels values in `summary`."""
+    lines = ['openapi: 3.0.3', 'info: {title: Glühbirnen-API, version: "1"}', 'x-laughs:', '  l0: &l0 "lol"']
+    for level in range(1, levels + 1):
+        lines.append(f"  l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * width)}]")
+    lines += ["paths:", "  /lampen:", "    get:", f"      summary: *l{levels}",
+              "      responses: {'200': {description: ok}}"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("levels", [7, 10])
+def test_a_yaml_alias_bomb_fails_alone_with_a_reason(tmp_path, levels):
+    spec = tmp_path / "bomb.yaml"
+    spec.write_text(alias_bomb(levels), encoding="utf-8")
+    assert len(spec.read_bytes()) < 1000
+    with pytest.raises(BadFile, match="bomb.yaml uses YAML aliases .* that expand to more than"):
+        parse_file(spec)
+
+
+@pytest.mark.parametrize("text", ["a: &a [*a]\n", "a: &a {b: *a}\n"])
+def test_a_yaml_alias_holding_itself_is_refused(tmp_path, text):
+    spec = tmp_path / "loop.yaml"
+    spec.write_text("openapi: 3.0.3\n" + text, encoding="utf-8")
+    with pytest.raises(BadFile, match="YAML aliases"):
+        parse_file(spec)
+
+
+def test_front_matter_alias_bomb_fails(tmp_path):
+    page = tmp_path / "seite.md"
+    bomb = "\n".join(line for line in alias_bomb(10).splitlines()[3:15])
+    page.write_text(f"---\nx-laughs:\n{bomb}\n---\n# Titel\n\nText über Lampen.\n", encoding="utf-8")
+    with pytest.raises(BadFile, match="front matter uses YAML aliases"):
+        parse_file(page)
+
+
+def test_modest_aliases_and_non_text_values_are_read(tmp_path):
+    spec = tmp_path / "lampen.yaml"
+    spec.write_text("""
+openapi: 3.0.3
+info: {title: [not, a, title], version: {major: 1}}
+x-shared: &err {type: object, properties: {code: {type: integer}}}
+paths:
+  /lampen:
+    get:
+      summary: {nested: {summary: object}}
+      description: [eine, Liste]
+      parameters:
+        - {name: farben, in: query, schema: {type: array, items: {type: string}, default: [rot, grün, blau],
+           enum: [{r: 1}, hell]}}
+        - {name: modus, in: query, schema: {type: {not: text}, default: {a: 1}, const: []}}
+      responses:
+        '200': {description: Die Lampen., content: {application/json: {schema: *err}}}
+        '500': {description: Fehler., content: {application/json: {schema: *err}}}
+""", encoding="utf-8")
+    text = parse_file(spec).blocks[0].text
+    assert "default a list of 3 values" in text and "one of: an object of 1 key, `hell`" in text
+    assert "default an object of 1 key" in text and "always `[]`" in text
+    assert "{'" not in text and "['" not in text
+    assert "nested" not in text and "eine" not in text and "`code` (integer)" in text

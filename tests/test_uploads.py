@@ -157,7 +157,7 @@ def test_hidden_and_nameless_single_files_are_refused(tmp_path: Path) -> None:
 def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
     result = stage(tmp_path, [("big.md", b"x" * 2000), ("small.md", b"y")], UploadLimits(max_file_bytes=1000))
     assert result.staged == ("small.md",)
-    assert "over the limit of 0.0 MB for one file" in result.refused[0].reason
+    assert "over the limit of 1.0 kB for one file" in result.refused[0].reason
 
 
 def test_too_many_files_refuse_the_batch_before_writing(tmp_path: Path) -> None:

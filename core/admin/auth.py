@@ -6,7 +6,7 @@ import hmac
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from pydantic import SecretStr
 
-from core.errors import ConfigError, PolydeskError
+from core.errors import ConfigError, NotAuthorized, WeakPassword
 from core.settings import ENV_PREFIX, SECRETS_FILE, SECRETS_TABLE
 
 MIN_PASSWORD_CHARS = 12
@@ -35,14 +35,6 @@ Clock = Callable[[], float]
 
 # RFC 9106 "low memory" profile (argon2id, 64 MiB, t=3, p=4): about 0.2 s per hash or verification.
 _HASHER = PasswordHasher()
-
-
-class NotAuthorized(PolydeskError):
-    """The action needs a valid admin session and there is none."""
-
-
-class WeakPassword(PolydeskError, ValueError):
-    """A new admin password does not meet the minimum length."""
 
 
 def hash_password(plain: str, *, hasher: PasswordHasher | None = None) -> str:
@@ -115,25 +107,41 @@ class LoginThrottle:
     def failure(self, key: str) -> None:
         """Count a failed attempt; from the `max_failures`-th on, lock the key out for a growing delay."""
         with self._lock:
-            streak = self._streaks.get(key)
-            if streak is None:
-                streak = self._streaks[key] = _Streak()
-            now = self._clock()
-            if self._stale(streak, now):
-                streak.failures = 0
-            streak.failures += 1
-            streak.last_failure = now
-            excess = streak.failures - self.max_failures
-            if excess >= 0:
-                delay = self.max_delay if excess >= 64 else min(self.base_delay * 2**excess, self.max_delay)
-                streak.locked_until = now + delay
-            if len(self._streaks) > self.max_keys:
-                self._prune(now)
+            self._count_failure(key, self._clock())
 
-    def success(self, key: str) -> None:
-        """Forget the key's failures after a successful sign-in."""
+    def attempt(self, keys: Sequence[str]) -> float:
+        """Seconds to wait when one of `keys` is locked out (nothing counted); else 0, with the attempt counted as a
+        failure of every key in the same step, so that concurrent attempts cannot slip past a lock-out."""
         with self._lock:
-            self._streaks.pop(key, None)
+            now = self._clock()
+            wait = max((s.locked_until - now for k in keys if (s := self._streaks.get(k))), default=0.0)
+            if wait > 0:
+                return wait
+            for key in keys:
+                self._count_failure(key, now)
+            return 0.0
+
+    def success(self, key: str | Sequence[str]) -> None:
+        """Forget the failures of a key (or keys) after a successful sign-in."""
+        with self._lock:
+            for one in [key] if isinstance(key, str) else key:
+                self._streaks.pop(one, None)
+
+    def _count_failure(self, key: str, now: float) -> None:
+        """One more failure of `key` (the caller holds the lock)."""
+        streak = self._streaks.get(key)
+        if streak is None:
+            streak = self._streaks[key] = _Streak()
+        if self._stale(streak, now):
+            streak.failures = 0
+        streak.failures += 1
+        streak.last_failure = now
+        excess = streak.failures - self.max_failures
+        if excess >= 0:
+            delay = self.max_delay if excess >= 64 else min(self.base_delay * 2**excess, self.max_delay)
+            streak.locked_until = now + delay
+        if len(self._streaks) > self.max_keys:
+            self._prune(now)
 
     def _stale(self, streak: _Streak, now: float) -> bool:
         """Whether the streak is old enough to forget."""
@@ -161,12 +169,14 @@ class AuthResult:
 
 
 def authenticate(user: str, password: str, *, admin_user: str, password_hash: SecretStr | str | None,
-                 throttle: LoginThrottle, key: str) -> AuthResult:
-    """Check an admin sign-in: throttled, unconfigured, wrong (one generic message) or accepted."""
+                 throttle: LoginThrottle, key: str | Sequence[str]) -> AuthResult:
+    """Check an admin sign-in: throttled, unconfigured, wrong (one generic message) or accepted; the attempt is
+    counted against every throttle key (see `throttle_keys`) before the password is verified."""
     stored = password_hash.get_secret_value() if isinstance(password_hash, SecretStr) else password_hash
     if not stored or not stored.strip():
         return AuthResult(False, "not_configured", NOT_CONFIGURED_MESSAGE)
-    wait = throttle.check(key)
+    keys = [key] if isinstance(key, str) else list(key)
+    wait = throttle.attempt(keys)
     if wait > 0:
         seconds = math.ceil(wait)
         return AuthResult(False, "throttled", f"Too many failed sign-ins. Try again in {seconds} s.", wait)
@@ -174,9 +184,8 @@ def authenticate(user: str, password: str, *, admin_user: str, password_hash: Se
     password_ok = verify_password(stored, password)
     user_ok = hmac.compare_digest(user.strip().encode(), admin_user.strip().encode())
     if not (user_ok and password_ok):
-        throttle.failure(key)
         return AuthResult(False, "invalid", WRONG_CREDENTIALS_MESSAGE)
-    throttle.success(key)
+    throttle.success(keys)
     return AuthResult(True, "ok", user=admin_user.strip())
 
 
@@ -247,8 +256,8 @@ def login_throttle() -> LoginThrottle:
     return LoginThrottle()
 
 
-def throttle_key(user: str, address: object) -> str:
-    """The throttle key of a sign-in attempt: the user name as typed (case-insensitive) and the client's address
-    (anything but a non-empty string, e.g. None behind some proxies, counts as one unknown address)."""
+def throttle_keys(user: str, address: object) -> tuple[str, str]:
+    """The throttle keys of a sign-in attempt: the user name as typed (case-insensitive), and the client's address
+    (anything but a non-empty string counts as one unknown address); either one locked out refuses the attempt."""
     known = address if isinstance(address, str) and address else "unknown address"
-    return f"{user.strip().casefold()}|{known}"
+    return f"user|{user.strip().casefold()}", f"address|{known}"

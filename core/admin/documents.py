@@ -42,7 +42,8 @@ class DocumentAdmin:
         self.library = UploadLibrary(settings.uploads_path)
         self.jobs = IngestJobs()
         self.limits = UploadLimits(max_file_bytes=int(settings.max_file_mb * MB), max_files=settings.upload_max_files,
-                                   max_total_bytes=int(settings.upload_max_total_mb * MB))
+                                   max_total_bytes=int(settings.upload_max_total_mb * MB),
+                                   max_zip_total_bytes=int(settings.upload_max_unpacked_mb * MB))
         self._clock = clock
         self._overviews: dict[str, CollectionOverview] = {}
 

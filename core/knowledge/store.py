@@ -46,7 +46,7 @@ from core.knowledge.records import (
 )
 from core.knowledge.store_errors import store_errors
 from core.knowledge.write_lock import FileWriteLock, NoLock, ServerLease, WriteLock
-from core.settings import Settings
+from core.settings import Settings, redact_credentials
 from core.types import Chunk
 
 PREFIX = "polydesk-"
@@ -82,13 +82,13 @@ class ChromaStore:
 
         chroma_settings = chromadb.Settings(anonymized_telemetry=False)
         if settings.chroma_url:
-            url = urlparse(settings.chroma_url)
-            with store_errors(settings.chroma_url):
+            url, shown = urlparse(settings.chroma_url), redact_credentials(settings.chroma_url)
+            with store_errors(shown):
                 client = chromadb.HttpClient(
                     host=url.hostname or "localhost", port=url.port or (443 if url.scheme == "https" else 8000),
                     ssl=url.scheme == "https", settings=chroma_settings,
                 )
-            return cls(client, settings.chroma_url, ServerLease(client, settings.chroma_url, settings.write_wait))
+            return cls(client, shown, ServerLease(client, shown, settings.write_wait))
         location = str(settings.chroma_path)
         with store_errors(location):
             settings.chroma_path.mkdir(parents=True, exist_ok=True)

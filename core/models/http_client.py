@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from core.errors import BackendUnavailable
+from core.settings import redact_credentials
 
 RETRY_PAUSE_S = 0.5
 
@@ -18,6 +19,7 @@ class JsonClient:
     def __init__(self, base_url: str, *, name: str, timeout: float, retries: int, api_key: str | None = None):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.base_url = base_url
+        self.where = redact_credentials(base_url)  # shown in messages
         self.name = name
         self.retries = retries
         self._client = httpx.Client(base_url=base_url, timeout=timeout, headers=headers)
@@ -31,12 +33,12 @@ class JsonClient:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
                 if last:
                     raise BackendUnavailable(
-                        f"{self.name} at {self.base_url} cannot be reached ({type(exc).__name__}): "
+                        f"{self.name} at {self.where} cannot be reached ({type(exc).__name__}): "
                         f"check that the server is running and the URL is right."
                     ) from exc
             except httpx.TimeoutException as exc:
                 raise BackendUnavailable(
-                    f"{self.name} at {self.base_url} did not answer within {self._client.timeout.read:g} s: "
+                    f"{self.name} at {self.where} did not answer within {self._client.timeout.read:g} s: "
                     f"the server may be overloaded; raise POLYDESK_HTTP_TIMEOUT or add capacity."
                 ) from exc
             else:
@@ -49,14 +51,14 @@ class JsonClient:
         """The JSON body of a 2xx answer, else BackendUnavailable quoting the server."""
         if response.status_code >= 400:
             raise BackendUnavailable(
-                f"{self.name} at {self.base_url} answered {path} with HTTP {response.status_code}: "
+                f"{self.name} at {self.where} answered {path} with HTTP {response.status_code}: "
                 f"{response.text[:300]}"
             )
         try:
             return response.json()
         except ValueError as exc:
             raise BackendUnavailable(
-                f"{self.name} at {self.base_url} answered {path} with something that is not JSON: "
+                f"{self.name} at {self.where} answered {path} with something that is not JSON: "
                 f"{response.text[:200]!r}"
             ) from exc
 

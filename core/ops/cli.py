@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from core.errors import PolydeskError
 from core.knowledge.links import SiteLinks
 from core.ops.answers_cli import add_reply_command, answer_json, read_conversation
-from core.settings import load_settings
+from core.settings import load_settings, redact_credentials
 from core.types import SearchResult
 
 if TYPE_CHECKING:
@@ -21,13 +21,19 @@ if TYPE_CHECKING:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; a PolydeskError becomes a message on stderr and exit code 1."""
+    """Run one subcommand; a PolydeskError becomes a message on stderr and exit code 1, a refused argument 2."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    undecodable = next((arg for arg in argv if not _is_utf8(arg)), None)
+    if undecodable is not None:
+        shown = undecodable.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        print(f"error: the argument {shown!r} is not valid UTF-8: retype it, or set a UTF-8 locale", file=sys.stderr)
+        return 2
     args = _parser().parse_args(argv)
     _quiet_libraries()
     try:
         return args.run(args)
     except PolydeskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact_credentials(str(exc))}", file=sys.stderr)
         return 1
 
 
@@ -68,17 +74,18 @@ def _parser() -> argparse.ArgumentParser:
     collections.set_defaults(run=_collections)
 
     search = commands.add_parser("search", help="hybrid search with reranking")
-    search.add_argument("question")
+    search.add_argument("question", type=_question)
     _collections_option(search)
-    search.add_argument("--language", action="append", dest="languages", help="only passages in this language")
-    search.add_argument("--top-n", type=int, default=5, help="how many passages to show (default 5)")
+    search.add_argument("--language", action="append", dest="languages", type=_language,
+                        help="only passages in this language")
+    search.add_argument("--top-n", type=_positive, default=5, help="how many passages to show (default 5)")
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(run=_search)
 
     ask = commands.add_parser("ask", help="answer a question with citations")
-    ask.add_argument("question")
+    ask.add_argument("question", type=_question)
     _collections_option(ask)
-    ask.add_argument("--language", help="answer in this language (ISO 639-1), default the question's")
+    ask.add_argument("--language", type=_language, help="answer in this language (ISO 639-1), default the question's")
     ask.add_argument("--conversation", type=Path, help='earlier turns: JSON Lines of {"role", "content"}')
     ask.add_argument("--json", action="store_true", help="print JSON")
     ask.set_defaults(run=_ask)
@@ -93,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--qrels", required=True, type=Path, help="labelled queries, JSON Lines (see README)")
     evaluate.add_argument("--stage", action="append", dest="stages",
                           help="a stage to measure (repeat; default all: dense, lexical, fused, reranked)")
-    evaluate.add_argument("--k", action="append", type=int, dest="ks",
+    evaluate.add_argument("--k", action="append", type=_positive, dest="ks",
                           help="a Recall@k cut-off (repeat; default 1 5 10)")
     evaluate.add_argument("--by", choices=["language", "pair"], default="language",
                           help="group by the query's language, or by query→passage language pair")
@@ -103,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser("eval-build", help="make cross-language qrels from a parallel corpus")
     build.add_argument("corpus", type=Path, help="the corpus folder, holding manifest.jsonl")
     build.add_argument("--out", required=True, type=Path, help="the JSON Lines file to write")
-    build.add_argument("--language", action="append", dest="languages", help="a language to include (repeat)")
+    build.add_argument("--language", action="append", dest="languages", type=_language,
+                       help="a language to include (repeat)")
     build.add_argument("--pages", type=int, help="only the first N pages of the manifest, by path")
     build.add_argument("--pairs", choices=["all", "same", "cross"], default="all",
                        help="language pairs: all, same (query and passage in one language) or cross (two)")
@@ -113,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     _collections_option(compare)
     compare.add_argument("--queries", required=True, type=Path, help='JSON file: {"en": "question", "de": ...}')
     compare.add_argument("--reference", help="the language the others are compared with (default the first)")
-    compare.add_argument("--k", type=int, default=10, help="how many passages per language (default 10)")
+    compare.add_argument("--k", type=_positive, default=10, help="how many passages per language (default 10)")
     compare.add_argument("--json", action="store_true", help="print JSON")
     compare.set_defaults(run=_compare)
 
@@ -131,6 +139,43 @@ def _collections_option(parser: argparse.ArgumentParser) -> None:
     """The repeatable --collection option of the commands that search."""
     parser.add_argument("--collection", action="append", required=True, dest="collections",
                         help="a collection to search (repeat for several)")
+
+
+def _is_utf8(arg: str) -> bool:
+    """Whether an argument decoded from the command line without undecodable bytes."""
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _question(value: str) -> str:
+    """A question argument that is not blank."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("the question is empty: type what you want to know")
+    return value
+
+
+def _positive(value: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {number}")
+    return number
+
+
+def _language(value: str) -> str:
+    """An ISO 639-1 code (or tag such as pt-BR) that names a known language."""
+    from core.knowledge.language import language_name
+
+    code = value.strip()
+    if not code or language_name(code) == code:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a known ISO 639-1 language code (such as en, de, ja)")
+    return code
 
 
 def _rerank(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from core.errors import EmbeddingMismatch, PolydeskError
 from core.knowledge.store import ChromaStore, check_embedder
 from core.models.rerank import Reranker
 from core.models.source import cached_model_folder, hidden_size
-from core.settings import Settings
+from core.settings import Settings, redact_credentials
 from core.types import BackendStatus
 
 PROBE_TIMEOUT_S = 3.0
@@ -141,7 +141,8 @@ def diagnose(settings: Settings, *, loaded: frozenset[str] = frozenset(),
     checks.append(_llm_check(settings, statuses.get("LLM"), loaded))
     checks += _store_checks(settings, statuses["embedding"], store or (lambda: ChromaStore.from_settings(settings)))
     checks.append(_database_check(settings))
-    return Diagnosis(tuple(checks))
+    return Diagnosis(tuple(replace(c, where=redact_credentials(c.where), detail=redact_credentials(c.detail))
+                           for c in checks))
 
 
 def probe_reranker(reranker: Callable[[], Reranker]) -> Check:

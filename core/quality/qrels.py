@@ -45,6 +45,10 @@ def parse_qrels(text: str, name: str = "the qrels") -> list[LabelledQuery]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise BadInput(f"{name}, line {number}, is not JSON ({exc.msg}): {shape}.") from exc
+        except RecursionError as exc:
+            raise BadInput(f"{name}, line {number}, is nested too deeply to read: {shape}.") from exc
+        except ValueError as exc:  # an integer of more digits than Python converts
+            raise BadInput(f"{name}, line {number}, holds a number too large to read ({exc}): {shape}.") from exc
         relevant = record.get("relevant") if isinstance(record, dict) else None
         if (not isinstance(record, dict) or not isinstance(record.get("query"), str) or not record["query"].strip()
                 or not isinstance(record.get("language"), str)

@@ -11,7 +11,7 @@ from typing import Any
 from core.errors import BackendUnavailable, MissingDependency
 from core.models.chat.thinking import ThinkFilter, thinking_switch
 from core.models.http_client import RETRY_PAUSE_S
-from core.settings import Settings
+from core.settings import Settings, redact_credentials
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10.0
@@ -34,6 +34,7 @@ class OpenAIChatGenerator:
             raise MissingDependency("The LLM client needs the openai package: run `make install`.") from exc
         self._openai = openai
         self.url = url.rstrip("/").removesuffix("/v1")
+        self.where = redact_credentials(self.url)  # the URL as messages show it
         self.model_id = model_id
         self.thinking = thinking
         self.max_tokens = max_tokens
@@ -85,13 +86,13 @@ class OpenAIChatGenerator:
                     raise self._unavailable(exc, " while streaming the answer") from exc
                 except (ValueError, TypeError, AttributeError, KeyError) as exc:
                     raise BackendUnavailable(
-                        f"The LLM server at {self.url} sent a stream that is not in the OpenAI chat format "
+                        f"The LLM server at {self.where} sent a stream that is not in the OpenAI chat format "
                         f"({type(exc).__name__}: {str(exc)[:200]}): check that POLYDESK_LLM_URL points to an "
                         f"OpenAI-compatible /v1 API."
                     ) from exc
                 if time.monotonic() > deadline:
                     raise BackendUnavailable(
-                        f"The LLM server at {self.url} did not finish the answer within {self.total_timeout:g} s: "
+                        f"The LLM server at {self.where} did not finish the answer within {self.total_timeout:g} s: "
                         f"raise POLYDESK_LLM_TOTAL_TIMEOUT, lower POLYDESK_LLM_MAX_TOKENS, or add capacity."
                     )
                 text = think.feed(piece) if piece else ""
@@ -106,7 +107,7 @@ class OpenAIChatGenerator:
             response.close()
         if not shown:
             raise BackendUnavailable(
-                f"The LLM server at {self.url} returned no answer text (finish reason: {finish or 'none'}): "
+                f"The LLM server at {self.where} returned no answer text (finish reason: {finish or 'none'}): "
                 f"a thinking model may have spent POLYDESK_LLM_MAX_TOKENS on reasoning; raise it or set "
                 f"POLYDESK_LLM_THINKING=off."
             )
@@ -126,7 +127,7 @@ class OpenAIChatGenerator:
             except self._openai.BadRequestError as exc:
                 if extra is None or self.thinking != "auto":
                     raise self._unavailable(exc, "", thinking_sent=extra is not None) from exc
-                log.warning("%s rejected chat_template_kwargs (%s); asking again without it", self.url, exc)
+                log.warning("%s rejected chat_template_kwargs (%s); asking again without it", self.where, exc)
                 response = self._retry_without_switch(messages)
             except self._openai.APIError as exc:
                 if not _retryable(exc, self._openai) or attempt >= self.retries or time.monotonic() > deadline:
@@ -151,7 +152,7 @@ class OpenAIChatGenerator:
 
     def _unavailable(self, exc: Exception, when: str, *, thinking_sent: bool = False) -> BackendUnavailable:
         """BackendUnavailable saying what the server did (`when`: e.g. " while streaming") and what to change."""
-        where = f"The LLM server at {self.url}"
+        where = f"The LLM server at {self.where}"
         if isinstance(exc, self._openai.APITimeoutError):
             return BackendUnavailable(
                 f"{where} sent no data for {self.first_token_timeout:g} s{when} (timeout): it may be overloaded or "
@@ -167,7 +168,7 @@ class OpenAIChatGenerator:
             fix = {
                 401: "check POLYDESK_LLM_API_KEY.",
                 403: "check POLYDESK_LLM_API_KEY and its permissions.",
-                404: f"set POLYDESK_LLM_MODEL to a model the server serves ({self.url}/v1/models lists them) and "
+                404: f"set POLYDESK_LLM_MODEL to a model the server serves ({self.where}/v1/models lists them) and "
                      f"check POLYDESK_LLM_URL.",
                 429: "the server is rate limiting; try again later or raise the quota.",
             }.get(code, "see the server's log." if code >= 500 else "check the request settings.")

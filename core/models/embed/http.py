@@ -8,7 +8,7 @@ import numpy as np
 
 from core.errors import BackendUnavailable, MissingDependency
 from core.models.embed import query_text, truncate_and_normalise
-from core.settings import Settings
+from core.settings import Settings, redact_credentials
 
 
 class OpenAICompatEmbedder:
@@ -22,6 +22,7 @@ class OpenAICompatEmbedder:
             raise MissingDependency("The embedding client needs the openai package: run `make install`.") from exc
         self._openai = openai
         self.url = url.removesuffix("/v1")
+        self.where = redact_credentials(self.url)  # the URL as messages show it
         self._client = openai.OpenAI(
             base_url=f"{self.url}/v1", api_key=api_key or "EMPTY", timeout=timeout, max_retries=retries
         )
@@ -56,20 +57,20 @@ class OpenAICompatEmbedder:
             vectors = np.asarray([row.embedding for row in rows], dtype=np.float32)
         except self._openai.APIConnectionError as exc:
             raise BackendUnavailable(
-                f"The embedding server at {self.url} cannot be reached or timed out ({type(exc).__name__}): "
+                f"The embedding server at {self.where} cannot be reached or timed out ({type(exc).__name__}): "
                 f"check that it is running and POLYDESK_EMBEDDING_URL is right."
             ) from exc
         except self._openai.APIStatusError as exc:
             raise BackendUnavailable(
-                f"The embedding server at {self.url} answered HTTP {exc.status_code}: {str(exc)[:300]}"
+                f"The embedding server at {self.where} answered HTTP {exc.status_code}: {str(exc)[:300]}"
             ) from exc
         except (self._openai.APIError, TypeError, ValueError, AttributeError) as exc:
             raise BackendUnavailable(
-                f"The embedding server at {self.url} answered in an unexpected format: {str(exc)[:200]}"
+                f"The embedding server at {self.where} answered in an unexpected format: {str(exc)[:200]}"
             ) from exc
         if vectors.ndim != 2 or len(vectors) != len(texts):
             raise BackendUnavailable(
-                f"The embedding server at {self.url} returned {len(vectors)} vectors for {len(texts)} texts."
+                f"The embedding server at {self.where} returned {len(vectors)} vectors for {len(texts)} texts."
             )
         return truncate_and_normalise(vectors, self._dim)
 

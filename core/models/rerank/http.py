@@ -52,12 +52,12 @@ class VLLMReranker:
             results = [Ranked(int(r["index"]), float(r["relevance_score"])) for r in answer["results"]]
         except (TypeError, KeyError, ValueError) as exc:
             raise BackendUnavailable(
-                f"The vLLM reranker at {self._http.base_url} answered in an unexpected format "
+                f"The vLLM reranker at {self._http.where} answered in an unexpected format "
                 f"({type(exc).__name__}: {exc}); is it a vLLM server started with --runner pooling?"
             ) from exc
         if sorted(r.index for r in results) != list(range(expected)):
             raise BackendUnavailable(
-                f"The vLLM reranker at {self._http.base_url} returned {len(results)} results for {expected} "
+                f"The vLLM reranker at {self._http.where} returned {len(results)} results for {expected} "
                 f"documents; expected one score per document."
             )
         return results

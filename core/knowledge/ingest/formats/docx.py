@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import BadFile
+from core.knowledge.ingest.docx_checks import check_docx
 from core.knowledge.ingest.formats.text import prose_document, scalar
 from core.types import ParsedDocument
 
@@ -17,12 +18,14 @@ def parse_docx(data: bytes, path: Path) -> ParsedDocument:
     import docx
     from docx.table import Table
 
+    check_docx(data, path.name)
     try:
         document = docx.Document(BytesIO(data))
         properties = document.core_properties
         meta_title, meta_subject = scalar(properties.title), scalar(properties.subject)
         parts: list[str] = []
         first_heading = ""
+        styles: dict[str | None, tuple[int, bool]] = {}  # python-docx resolves a style slowly: once per style id
         for item in document.iter_inner_content():
             if isinstance(item, Table):
                 parts.append(_table(item))
@@ -30,11 +33,14 @@ def parse_docx(data: bytes, path: Path) -> ParsedDocument:
             text = item.text.strip()
             if not text:
                 continue
-            level = _heading_level(item)
+            if item._p.style not in styles:
+                style_name = item.style.name if item.style is not None else ""
+                styles[item._p.style] = (_heading_level(item), (style_name or "").lower().startswith("list"))
+            level, listed = styles[item._p.style]
             if level:
                 first_heading = first_heading or text
                 parts.append(f"{'#' * level} {text}")
-            elif (item.style.name if item.style is not None else "").lower().startswith("list"):
+            elif listed:
                 parts.append(f"- {text}")
             else:
                 parts.append(text)

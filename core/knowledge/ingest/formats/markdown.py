@@ -14,6 +14,7 @@ from core.errors import BadFile
 from core.knowledge.chunk import split_anchor
 from core.knowledge.ingest.formats import conventions, mdx
 from core.knowledge.ingest.formats.text import scalar
+from core.knowledge.ingest.openapi import load_yaml
 from core.types import Block, ParsedDocument
 
 INLINE = MarkdownIt("commonmark")
@@ -60,7 +61,7 @@ def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
 def _yaml(source: str, name: str) -> Any:
     """YAML front matter, or BadFile naming the line that is wrong."""
     try:
-        return yaml.safe_load(source)
+        return load_yaml(source, f"{name}: the front matter")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""

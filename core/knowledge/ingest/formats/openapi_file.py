@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from core.errors import BadFile
-from core.knowledge.ingest.openapi import parse_openapi
+from core.knowledge.ingest.openapi import load_yaml, parse_openapi
 from core.types import ParsedDocument
 
 
@@ -25,7 +25,7 @@ def parse_openapi_file(text: str, path: Path) -> ParsedDocument:
             ) from exc
     else:
         try:
-            spec = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            spec = load_yaml(text, name)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
