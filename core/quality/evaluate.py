@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from core.errors import BadInput
 from core.knowledge.lexical import LexicalIndex, TokenCache
 from core.knowledge.search import HybridSearcher, SearchDepth
+from core.models.rerank import rerank_budget
 from core.quality.qrels import LabelledQuery
 
 if TYPE_CHECKING:
@@ -104,10 +105,11 @@ class StageRanker:
         """A hybrid searcher with the reranker only when the reranked stage is wanted."""
         if self._searcher is None:
             settings = self.pipeline.settings
+            depth = SearchDepth(settings.dense_k, settings.lexical_k, rerank_budget(settings).k)
             self._searcher = HybridSearcher(
                 self.pipeline.store, self.pipeline.embedder,
                 self.pipeline.reranker if "reranked" in self.stages else None, self.detect,
-                settings.reranker_instruction, SearchDepth(settings.dense_k, settings.lexical_k, settings.rerank_k))
+                settings.reranker_instruction, depth)
         return self._searcher
 
     def rank(self, question: str) -> tuple[dict[str, list[str]], tuple[str, ...]]:
