@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.answers.citations import invalid_marker_warning, parse_citations
-from core.answers.extractive import extractive_answer
 from core.models.chat.thinking import ThinkFilter
 from core.types import Answer, Candidate, Citation
 
@@ -30,9 +29,3 @@ def finish_answer(text: str, question_language: str | None, candidates: Sequence
         notes.append("The language model returned an empty answer.")
     return Answer(text, question_language, citations, invalid, mode, model, tuple(notes))
 
-
-def extractive_result(question: str, question_language: str | None, candidates: Sequence[Candidate],
-                      warnings: Sequence[str] = ()) -> Answer:
-    """The extractive answer as an Answer (mode "extractive"), e.g. with the reason the LLM was not used."""
-    text = extractive_answer(question, candidates, question_language)
-    return finish_answer(text, question_language, candidates, "extractive", EXTRACTIVE_MODEL, warnings)
