@@ -77,6 +77,7 @@ def test_lexical_index_follows_the_collection(sample_pipeline, tmp_path):
 def test_the_result_reports_every_stage_ranking(sample_pipeline):
     result = sample_pipeline.search("Wie lange ist ein Zugriffstoken gültig?", ["parcelio"], top_n=4)
     assert list(result.rankings) == list(SEARCH_STAGES)
+    assert len(result.rankings["fused"]) == len(result.rankings["reranked"]) == 10  # the CPU budget
     shown = [("parcelio", c.chunk.id) for c in result.candidates]
     assert list(result.rankings["reranked"][:4]) == shown
     by_fusion = sorted(result.candidates, key=lambda c: c.fused_rank)
