@@ -21,8 +21,8 @@ from core.types import Answer, Candidate
 HISTORY = "ask_history"  # list[Turn] of this browser session
 TRANSLATIONS = "ask_translations"  # {(turn, marker): translated text}
 AUTO = "auto"
-STAGES = [("embed", "embed"), ("dense", "dense"), ("lexical", "lexical"), ("fuse", "fuse"), ("rerank", "rerank"),
-          ("llm_first_token", "LLM first token"), ("total", "total")]
+STAGES = [("embed", "embed"), ("dense", "dense"), ("lexical", "lexical"), ("fused", "fused"),
+          ("reranked", "reranked"), ("llm_first_token", "LLM first token"), ("total", "total")]
 
 st.set_page_config(page_title="Polydesk", page_icon="🛟", layout="wide")
 

@@ -36,6 +36,7 @@ from bench.common import RESULTS, cached_checkpoint, machine_info, write_json  #
 from bench.query import QUESTIONS  # noqa: E402
 from core.models.batching import MergingQueue  # noqa: E402
 from core.models.embed.local import QwenLocalEmbedder  # noqa: E402
+from core.models.rerank import rerank_budget  # noqa: E402
 from core.pipeline import SAMPLE_FOLDER, Pipeline  # noqa: E402
 from core.settings import Settings, load_settings  # noqa: E402
 from tests.tiny_qwen3 import build_embedder, build_reranker  # noqa: E402
@@ -187,7 +188,7 @@ def ingest_run(pipeline: Pipeline, scratch: Path, args: argparse.Namespace) -> d
     lock = threading.Lock()
 
     def ask(question: str) -> None:
-        result = pipeline.search(question, ["admin"], top_n=pipeline.settings.rerank_k)
+        result = pipeline.search(question, ["admin"], top_n=rerank_budget(pipeline.settings).k)
         versions: dict[str, set[str]] = {}
         for candidate in result.candidates:
             versions.setdefault(candidate.chunk.source, set()).update(VERSION.findall(candidate.chunk.text))

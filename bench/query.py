@@ -40,7 +40,8 @@ QUESTIONS = [
     "How do I refresh a token with client credentials?", "Where is the Retry-After header?",
     "How many webhook endpoints can I create?", "What does the Idempotency-Key header do?",
 ]
-STAGES = ["language", "embed", "dense", "lexical", "fuse", "rerank", "llm_first_token", "llm", "total", "overhead"]
+STAGES = ["language", "embed", "dense", "lexical", "fused", "reranked", "llm_first_token", "llm", "total",
+          "overhead"]
 
 
 def parse_args() -> argparse.Namespace:
@@ -97,7 +98,7 @@ def measure(pipeline: Pipeline, questions: list[str]) -> dict[str, dict[str, flo
         run = pipeline.ask(question, ["bench"])
         run.answer()
         timings = run.timings_ms
-        timings["overhead"] = timings["total"] - sum(timings.get(k, 0.0) for k in ("embed", "rerank", "llm"))
+        timings["overhead"] = timings["total"] - sum(timings.get(k, 0.0) for k in ("embed", "reranked", "llm"))
         for stage in STAGES:
             if stage in timings:
                 samples[stage].append(timings[stage])

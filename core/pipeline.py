@@ -31,7 +31,7 @@ from core.knowledge.search import HybridSearcher, SearchDepth
 from core.knowledge.store import ChromaStore
 from core.models.chat import Generator, make_generator
 from core.models.embed import Embedder, make_embedder
-from core.models.rerank import Reranker, make_reranker
+from core.models.rerank import Reranker, make_reranker, rerank_budget
 from core.models.source import cached_model_folder
 from core.settings import Settings, load_settings
 from core.types import SearchResult, TicketReply, Turn
@@ -119,7 +119,7 @@ class Pipeline:
         return self._part("searcher", lambda: HybridSearcher(
             self.store, self.embedder, self.reranker, self.languages.detect_question,
             self.settings.reranker_instruction,
-            SearchDepth(self.settings.dense_k, self.settings.lexical_k, self.settings.rerank_k),
+            SearchDepth(self.settings.dense_k, self.settings.lexical_k, rerank_budget(self.settings).k),
             self.settings.lexical_folder,
         ))
 

@@ -66,7 +66,8 @@ class Settings(BaseSettings):
 
     dense_k: int = Field(default=50, ge=1, le=1000)
     lexical_k: int = Field(default=50, ge=1, le=1000)
-    rerank_k: int = Field(default=30, ge=1, le=500)
+    rerank_k: int | None = Field(default=None, ge=1, le=500)  # unset: 10 with the CPU profile, else 30
+    rerank_max_passage_tokens: int | None = Field(default=None, ge=16, le=8192)  # unset: 256 with the CPU profile
     top_n: int = Field(default=3, ge=1, le=100)
     max_question_chars: int = Field(default=4000, ge=1)  # longer questions are refused with a message
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -89,13 +89,18 @@ class Candidate:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Candidates best first, milliseconds per stage, and warnings about degraded stages."""
+    """Candidates best first, milliseconds per stage, warnings about degraded stages, and each retrieval stage's
+    ranking of (collection, chunk id) best first, keyed by SEARCH_STAGES (a skipped stage is absent)."""
 
     query: str
     query_language: str | None
     candidates: tuple[Candidate, ...]
     timings_ms: dict[str, float]
     warnings: tuple[str, ...] = ()
+    rankings: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+
+SEARCH_STAGES = ("dense", "lexical", "fused", "reranked")  # retrieval stages, in pipeline order
 
 
 @dataclass(frozen=True)

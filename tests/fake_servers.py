@@ -154,3 +154,69 @@ def refused_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+# --- A server that answers each request as the next scripted step says (for the one HTTP retry policy) ---
+
+
+@dataclass(frozen=True)
+class Step:
+    """One scripted answer: an HTTP error status with headers, or a hang before any answer; 200 means `ok`."""
+
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+    hang_s: float = 0.0
+
+
+Ok = Callable[[str, dict], tuple[str, bytes]]  # (path, request JSON) -> (content type, body)
+
+
+@contextmanager
+def serve_steps(steps: Sequence[Step], ok: Ok, port: int = 0) -> Iterator[tuple[str, list[str]]]:
+    """GETs and POSTs answered by `steps` in turn, then by `ok`; yields (base URL, paths requested)."""
+    seen: list[str] = []
+    script = list(steps)
+    stopping = threading.Event()
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self._answer({})
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._answer(json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}"))
+
+        def _answer(self, body: dict) -> None:
+            with lock:
+                seen.append(self.path)
+                step = script.pop(0) if script else Step()
+            if stopping.wait(step.hang_s):
+                return
+            if step.status == 200:
+                content_type, payload = ok(self.path, body)
+            else:
+                content_type = "application/json"
+                payload = json.dumps({"error": {"message": f"scripted {step.status}", "code": step.status}}).encode()
+            try:
+                self.send_response(step.status)
+                for name, value in (("Content-Type", content_type), *step.headers):
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        stopping.set()
+        server.shutdown()
+        server.server_close()

@@ -50,7 +50,7 @@ def test_streamed_answer_with_citations_and_feedback(app_env, monkeypatch):
     assert len(app.expander) == 1 and app.expander[0].label.startswith("[1] ")
     assert any("[7]" in w.value for w in app.warning), "a marker that points nowhere is flagged"
     timings = app.caption[-1].value if "total" in app.caption[-1].value else " ".join(c.value for c in app.caption)
-    assert "LLM first token" in timings and "rerank" in timings
+    assert "LLM first token" in timings and "reranked" in timings
     app.radio[0].set_value("👎")
     app.text_input[0].set_value("Too short")
     app.button[-1].click().run()
@@ -58,7 +58,7 @@ def test_streamed_answer_with_citations_and_feedback(app_env, monkeypatch):
     stored = FeedbackStore(app_env).recent()
     assert len(stored) == 1 and stored[0].rating == -1 and stored[0].comment == "Too short"
     assert stored[0].question == QUESTION and stored[0].llm_model == "Qwen/Qwen3-8B"
-    assert [c.marker for c in stored[0].citations] == [1] and "rerank" in stored[0].timings_ms
+    assert [c.marker for c in stored[0].citations] == [1] and "reranked" in stored[0].timings_ms
 
 
 def test_unreachable_llm_gives_the_extractive_answer(app_env, monkeypatch):
@@ -110,7 +110,7 @@ def test_ask_cli_json(sample_pipeline, reranker_dir, embedder_dir):
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert answer["mode"] == "extractive" and [c["marker"] for c in answer["citations"]] == [1, 2, 3]
-    assert answer["language"] == "es" and {"rerank", "total", "llm"} <= set(answer["timings_ms"])
+    assert answer["language"] == "es" and {"reranked", "total", "llm"} <= set(answer["timings_ms"])
 
 
 def test_passage_in_another_language_is_translated_on_demand(app_env, monkeypatch):

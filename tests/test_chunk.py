@@ -52,6 +52,12 @@ def fences(text: str) -> list[str]:
     return re.findall(r"```\w*\n.*?\n```", text, flags=re.S)
 
 
+def expected_context(chunker: Chunker, path: tuple[str, ...]) -> str:
+    """The longest tail of the heading path that fits a quarter of a chunk (the full path whenever it fits)."""
+    tails = [" > ".join(path[start:]) for start in range(len(path))]
+    return next(tail for tail in tails if chunker.count(tail) <= chunker.max_tokens // 4)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_budget_fences_and_headings(chunker, seed):
     markdown = random_document(seed)
@@ -60,7 +66,7 @@ def test_budget_fences_and_headings(chunker, seed):
     for piece in pieces:
         assert piece.token_count == chunker.count(piece.text)
         assert piece.token_count <= (HARD_CAP_TOKENS if piece.kind == "code" else chunker.max_tokens), piece.text
-        assert piece.text.startswith(" > ".join(piece.heading_path))
+        assert piece.text.startswith(expected_context(chunker, piece.heading_path) + "\n\n")
         assert piece.heading_path[0] == "Parcelio guide"
         assert piece.text.count("```") % 2 == 0, "a code fence was cut"
     kept = [f for piece in pieces for f in fences(piece.text)]
@@ -81,6 +87,17 @@ def test_heading_paths_and_anchors(chunker):
         (("Título", "Renovar token", "Errores"), "errors"),
     ]
     assert pieces[2].text == "Título > Renovar token > Errores\n\n401."
+
+
+def test_a_long_heading_path_drops_outer_headings_first(embedder_dir):
+    chunker = Chunker.from_folder(embedder_dir, max_tokens=128, overlap=16)
+    outer = "Parcelio Versand-Handbuch für Integratoren und Partner " * 4
+    path = (outer.strip(), "Webhooks", "Signatur prüfen")
+    markdown = "".join(f"{'#' * level} {text}\n\n" for level, text in enumerate(path, 1)) + "Vergleiche den HMAC.\n"
+    piece = chunker.split(ParsedDocument(path[0], "", (Block(markdown),)))[-1]
+    assert chunker.count(" > ".join(path[1:])) <= 32 < chunker.count(" > ".join(path))
+    assert piece.heading_path == path
+    assert piece.text == "Webhooks > Signatur prüfen\n\nVergleiche den HMAC."
 
 
 def test_text_before_any_heading_uses_the_title(chunker):

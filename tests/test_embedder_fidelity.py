@@ -36,8 +36,8 @@ def hand_pooled(folder: Path, texts: list[str]) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def embedder(embedder_dir: Path) -> QwenLocalEmbedder:
-    """The in-process embedder on the tiny checkpoint, with batches that mix lengths."""
-    return QwenLocalEmbedder(embedder_dir, "tiny-embedder", TASK, batch_size=2)
+    """The in-process embedder on the tiny checkpoint in float32 (as the reference), with batches that mix lengths."""
+    return QwenLocalEmbedder(embedder_dir, "tiny-embedder", TASK, batch_size=2, cpu_profile=False)
 
 
 def test_documents_are_embedded_plain(embedder, embedder_dir):
@@ -53,7 +53,7 @@ def test_queries_carry_the_instruction(embedder, embedder_dir):
 
 
 def test_matryoshka_truncates_and_renormalises(embedder_dir):
-    small = QwenLocalEmbedder(embedder_dir, "tiny-embedder", TASK, dim=32)
+    small = QwenLocalEmbedder(embedder_dir, "tiny-embedder", TASK, dim=32, cpu_profile=False)
     full = hand_pooled(embedder_dir, DOCUMENTS)[:, :32]
     vectors = small.embed_documents(DOCUMENTS)
     assert small.dim == 32 and vectors.shape == (len(DOCUMENTS), 32)

@@ -7,7 +7,7 @@ import re
 from markdown_it import MarkdownIt
 
 from core.answers.extractive import NO_ANSWER_LABEL, extractive_answer
-from core.answers.finish import extractive_result
+from core.answers.finish import EXTRACTIVE_MODEL, finish_answer
 
 AUTH = (
     "Auth > Tokens\n\n"
@@ -62,6 +62,8 @@ def test_stemming_follows_each_text_language(make_candidate):
 def test_no_candidates_and_the_answer_record(make_candidate):
     nothing = extractive_answer("q", [], "en")
     assert nothing == f"{NO_ANSWER_LABEL}\n\nNo passage of the documentation matches the question."
-    answer = extractive_result("Expired token?", "en", [make_candidate(AUTH)], ["The LLM is unreachable."])
+    passages = [make_candidate(AUTH)]
+    text = extractive_answer("Expired token?", passages, "en")
+    answer = finish_answer(text, "en", passages, "extractive", EXTRACTIVE_MODEL, ["The LLM is unreachable."])
     assert answer.mode == "extractive" and answer.warnings == ("The LLM is unreachable.",)
     assert [c.marker for c in answer.citations] == [1] and NO_ANSWER_LABEL in answer.text

@@ -57,7 +57,8 @@ def card_scores(folder: Path, query: str, documents: list[str], instruction: str
 @pytest.fixture(scope="module")
 def reranker(reranker_dir: Path) -> QwenLocalReranker:
     """The in-process reranker on the tiny checkpoint, with small batches so lengths mix inside batches."""
-    return QwenLocalReranker(reranker_dir, "tiny-reranker", CARD_INSTRUCTION, max_length=8192, batch_size=3)
+    return QwenLocalReranker(reranker_dir, "tiny-reranker", CARD_INSTRUCTION, max_length=8192, batch_size=3,
+                             cpu_profile=False)  # the model card computes in float32
 
 
 @pytest.mark.parametrize("instruction", [None, CUSTOM_INSTRUCTION], ids=["card-instruction", "custom-instruction"])
@@ -68,7 +69,7 @@ def test_token_ids_equal_the_model_card(reranker, reranker_dir, instruction):
 
 
 def test_only_the_document_is_truncated(reranker_dir):
-    short = QwenLocalReranker(reranker_dir, "tiny-reranker", CARD_INSTRUCTION, max_length=128)
+    short = QwenLocalReranker(reranker_dir, "tiny-reranker", CARD_INSTRUCTION, max_length=128, cpu_profile=False)
     tokenizer = AutoTokenizer.from_pretrained(reranker_dir)
     long_document = "The refresh endpoint accepts a refresh token and returns a new pair. " * 40
     ids = short.token_ids(QUERY, [long_document])[0]
@@ -88,7 +89,8 @@ def test_scores_equal_the_model_card_algorithm(reranker, reranker_dir, instructi
 
 
 def test_truncated_scores_equal_the_model_card_algorithm(reranker_dir):
-    short = QwenLocalReranker(reranker_dir, "tiny-reranker", CARD_INSTRUCTION, max_length=128, batch_size=4)
+    short = QwenLocalReranker(reranker_dir, "tiny-reranker", CARD_INSTRUCTION, max_length=128, batch_size=4,
+                              cpu_profile=False)
     ours = short.scores(QUERY, DOCUMENTS)
     assert ours == pytest.approx(card_scores(reranker_dir, QUERY, DOCUMENTS, CARD_INSTRUCTION, 128), abs=1e-5)
 

@@ -12,6 +12,7 @@ import pytest
 from core.knowledge.search import HybridSearcher, SearchDepth
 from core.models.embed.http import OpenAICompatEmbedder
 from core.models.rerank.http import VLLMReranker
+from core.types import SEARCH_STAGES
 
 
 def test_candidates_carry_every_stage(sample_pipeline):
@@ -25,7 +26,7 @@ def test_candidates_carry_every_stage(sample_pipeline):
         assert c.collection == "parcelio" and c.fused_rank >= 1 and c.fused_score > 0
         assert c.dense_rank is not None or c.lexical_rank is not None
     assert any(c.dense_rank for c in result.candidates) or any(c.lexical_rank for c in result.candidates)
-    assert {"language", "embed", "dense", "lexical", "fuse", "rerank", "total"} <= set(result.timings_ms)
+    assert {"language", "embed", "dense", "lexical", "fused", "reranked", "total"} <= set(result.timings_ms)
     assert result.warnings == ()
 
 
@@ -39,9 +40,10 @@ def test_candidates_carry_every_stage(sample_pipeline):
     ],
 )
 def test_lexical_leg_finds_identifiers_and_unspaced_scripts(sample_pipeline, question, sources):
-    result = sample_pipeline.search(question, ["parcelio"], top_n=30)
-    best = min((c for c in result.candidates if c.lexical_rank), key=lambda c: c.lexical_rank)
-    assert best.chunk.source.startswith(sources) or best.chunk.source.endswith(sources), best.chunk.source
+    result = sample_pipeline.search(question, ["parcelio"])
+    collection, chunk_id = result.rankings["lexical"][0]
+    best = sample_pipeline.store.chunks(collection, [chunk_id])[0]
+    assert best.source.startswith(sources) or best.source.endswith(sources), best.source
 
 
 def test_language_filter(sample_pipeline):
@@ -70,6 +72,31 @@ def test_lexical_index_follows_the_collection(sample_pipeline, tmp_path):
         assert any(c.chunk.source == "zebra.md" and c.lexical_rank == 1 for c in top)
     finally:
         sample_pipeline.store.delete_source("parcelio", "zebra.md")
+
+
+def test_the_result_reports_every_stage_ranking(sample_pipeline):
+    result = sample_pipeline.search("Wie lange ist ein Zugriffstoken gültig?", ["parcelio"], top_n=4)
+    assert list(result.rankings) == list(SEARCH_STAGES)
+    assert len(result.rankings["fused"]) == len(result.rankings["reranked"]) == 10  # the CPU budget
+    shown = [("parcelio", c.chunk.id) for c in result.candidates]
+    assert list(result.rankings["reranked"][:4]) == shown
+    by_fusion = sorted(result.candidates, key=lambda c: c.fused_rank)
+    assert [result.rankings["fused"].index(("parcelio", c.chunk.id)) + 1 for c in by_fusion] == \
+        [c.fused_rank for c in by_fusion]
+    for stage, rank_of in (("dense", "dense_rank"), ("lexical", "lexical_rank")):
+        ranking = result.rankings[stage]
+        assert len(ranking) == len(set(ranking)) <= 50
+        for c in result.candidates:
+            if getattr(c, rank_of) is not None:
+                assert ranking[getattr(c, rank_of) - 1] == ("parcelio", c.chunk.id)
+
+
+def test_a_searcher_without_models_reports_only_its_stages(sample_pipeline):
+    searcher = HybridSearcher(sample_pipeline.store, None, None, sample_pipeline.languages.detect, "x")
+    result = searcher.search("Retry-After", ["parcelio"])
+    assert list(result.rankings) == ["lexical", "fused"] and result.warnings == ()
+    assert result.rankings["fused"][: len(result.candidates)] == tuple(("parcelio", c.chunk.id)
+                                                                        for c in result.candidates)
 
 
 def degraded_searcher(pipeline, *, embedder=None, reranker=None) -> HybridSearcher:
@@ -103,4 +130,4 @@ def test_search_cli_json(sample_pipeline, reranker_dir, embedder_dir):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert len(result["candidates"]) == 2 and result["candidates"][0]["rerank_rank"] == 1
-    assert result["candidates"][0]["chunk"]["source"] and "rerank" in result["timings_ms"]
+    assert result["candidates"][0]["chunk"]["source"] and "reranked" in result["timings_ms"]

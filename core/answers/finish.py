@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.answers.citations import invalid_marker_warning, parse_citations
-from core.answers.extractive import extractive_answer
 from core.models.chat.thinking import ThinkFilter
 from core.types import Answer, Candidate, Citation
 
@@ -37,10 +36,3 @@ def finish_answer(text: str, question_language: str | None, candidates: Sequence
         notes.append(CITES_NONE)
     return Answer(text, question_language, citations, invalid, mode, model, tuple(notes), search_query, passages)
 
-
-def extractive_result(question: str, question_language: str | None, candidates: Sequence[Candidate],
-                      warnings: Sequence[str] = (), *, search_query: str = "") -> Answer:
-    """The extractive answer as an Answer (mode "extractive"), e.g. with the reason the LLM was not used."""
-    text = extractive_answer(question, candidates, question_language)
-    return finish_answer(text, question_language, candidates, "extractive", EXTRACTIVE_MODEL, warnings,
-                         search_query=search_query or question)

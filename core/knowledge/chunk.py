@@ -187,13 +187,14 @@ class Chunker:
         return [self._piece(context, part, section, block.kind, block.metadata) for part in parts]
 
     def _context(self, heading_path: tuple[str, ...]) -> str:
-        """The heading path as one line, shortened to a quarter of a chunk at most."""
-        context = CONTEXT_SEPARATOR.join(heading_path)
+        """The heading path as one line: the innermost headings that fit a quarter of a chunk, dropping outer ones."""
         limit = self.max_tokens // 4
-        if self.count(context) > limit:
-            context = heading_path[-1]
-        ids = self.tokenizer.encode(context, add_special_tokens=False).ids
-        return context if len(ids) <= limit else self.tokenizer.decode(ids[:limit])
+        for start in range(len(heading_path)):
+            context = CONTEXT_SEPARATOR.join(heading_path[start:])
+            if self.count(context) <= limit:
+                return context
+        ids = self.tokenizer.encode(heading_path[-1] if heading_path else "", add_special_tokens=False).ids
+        return self.tokenizer.decode(ids[:limit])
 
     def _hard_budget(self, context: str) -> int:
         """Tokens left for content under the hard cap once the context is prepended."""

@@ -7,10 +7,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from core.errors import BackendUnavailable
 from core.knowledge.fusion import reciprocal_rank_fusion
 from core.knowledge.lexical_files import LexicalIndexes
-from core.knowledge.store import ChromaStore, check_embedder
+from core.knowledge.store import ChromaStore, CollectionInfo, check_embedder
 from core.models.embed import Embedder
 from core.models.rerank import Reranker
 from core.timing import timed
@@ -29,9 +31,10 @@ class SearchDepth:
 
 
 class HybridSearcher:
-    """Searches collections of one store; keeps one lexical index per collection, rebuilt when it changes."""
+    """Searches collections of one store; keeps one lexical index per collection, rebuilt when it changes.
+    Without an embedder the search is lexical only; without a reranker it ends at the fused order."""
 
-    def __init__(self, store: ChromaStore, embedder: Embedder, reranker: Reranker | None,
+    def __init__(self, store: ChromaStore, embedder: Embedder | None, reranker: Reranker | None,
                  detect_language: LanguageDetector, default_instruction: str,
                  depth: SearchDepth = SearchDepth(), lexical_folder: Path | None = None) -> None:
         self.store = store
@@ -52,14 +55,7 @@ class HybridSearcher:
         infos = {name: self.store.info(name) for name in collections}
         with timed(timings, "language"):
             query_language = query_language or self.detect_language(question)
-        query_vector = None
-        try:
-            with timed(timings, "embed"):
-                for info in infos.values():
-                    check_embedder(info, self.embedder.model_id, self.embedder.dim)
-                query_vector = self.embedder.embed_query(question)
-        except BackendUnavailable as exc:
-            warnings.append(f"Dense retrieval skipped, lexical results only: {exc}")
+        query_vector = self._query_vector(question, infos, timings, warnings) if self.embedder else None
         rankings, dense, lexical = [], {}, {}
         for name in collections:
             if query_vector is not None:
@@ -71,14 +67,33 @@ class HybridSearcher:
                 hits = self._lexical_hits(name, infos[name].revision, question, query_language, languages)
             lexical.update({(name, i): (s, r) for r, (i, s) in enumerate(hits, 1)})
             rankings.append([(name, i) for i, _ in hits])
-        with timed(timings, "fuse"):
+        with timed(timings, "fused"):
             fused = reciprocal_rank_fusion(rankings)[: self.depth.rerank_k]
             candidates = self._candidates(fused, dense, lexical)
-        with timed(timings, "rerank"):
+        with timed(timings, "reranked"):
             candidates = self._rerank(question, candidates, {n: i.rerank_instruction for n, i in infos.items()},
                                       warnings)
         timings["total"] = (time.perf_counter() - start) * 1000
-        return SearchResult(question, query_language, tuple(candidates[: top_n or None]), timings, tuple(warnings))
+        stages = {"dense": _by_rank(dense, collections), "lexical": _by_rank(lexical, collections),
+                  "fused": tuple(key for key, _ in fused)}
+        if query_vector is None:
+            del stages["dense"]
+        if any(c.rerank_rank is not None for c in candidates):
+            stages["reranked"] = tuple((c.collection, c.chunk.id) for c in candidates)
+        return SearchResult(question, query_language, tuple(candidates[: top_n or None]), timings, tuple(warnings),
+                            stages)
+
+    def _query_vector(self, question: str, infos: dict[str, CollectionInfo], timings: dict[str, float],
+                      warnings: list[str]) -> np.ndarray | None:
+        """The question's embedding, or None with a warning when the embedder is unavailable."""
+        try:
+            with timed(timings, "embed"):
+                for info in infos.values():
+                    check_embedder(info, self.embedder.model_id, self.embedder.dim)
+                return self.embedder.embed_query(question)
+        except BackendUnavailable as exc:
+            warnings.append(f"Dense retrieval skipped, lexical results only: {exc}")
+            return None
 
     def _lexical_hits(self, name: str, revision: str, question: str, language: str | None,
                       languages: Sequence[str] | None) -> list[tuple[str, float]]:
@@ -123,3 +138,9 @@ class HybridSearcher:
             return candidates
         scored.sort(key=lambda c: -(c.rerank_score or 0.0))
         return [replace(c, rerank_rank=rank) for rank, c in enumerate(scored, 1)]
+
+
+def _by_rank(hits: dict[tuple[str, str], tuple[float, int]], collections: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """One stage's hits best first: by rank within their collection, then in the order the collections were given."""
+    order = {name: i for i, name in enumerate(collections)}
+    return tuple(sorted(hits, key=lambda key: (hits[key][1], order[key[0]])))

@@ -6,33 +6,41 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
-import httpx
 from pydantic import SecretStr
 
-from core.errors import EmbeddingMismatch, PolydeskError
+from core.errors import BackendUnavailable, EmbeddingMismatch, PolydeskError
 from core.knowledge.store import ChromaStore, check_embedder
+from core.models.http_client import JsonClient, RetryPolicy
 from core.models.rerank import Reranker
 from core.models.source import cached_model_folder, hidden_size
 from core.settings import Settings, redact_credentials
 from core.types import BackendStatus
 
 PROBE_TIMEOUT_S = 3.0
+PROBE_RETRIES = 1  # a status probe answers quickly; the retry rule is the same as for every model server
 
 
-def served_models(url: str, api_key: str | None = None) -> list[str]:
-    """The model ids an OpenAI-compatible server lists at /v1/models; raises httpx.HTTPError."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    response = httpx.get(f"{url.removesuffix('/v1')}/v1/models", timeout=PROBE_TIMEOUT_S, headers=headers)
-    response.raise_for_status()
-    return [str(item["id"]) for item in response.json()["data"]]
+def served_models(url: str, api_key: str | None = None, *, timeout: float = PROBE_TIMEOUT_S,
+                  retry: RetryPolicy | None = None) -> list[str]:
+    """The model ids an OpenAI-compatible server lists at /v1/models, under the one HTTP retry policy."""
+    client = JsonClient(url.removesuffix("/v1"), name="The server", timeout=timeout, retries=PROBE_RETRIES,
+                        api_key=api_key)
+    client.retry = retry or client.retry
+    try:
+        return [str(item["id"]) for item in client.get("/v1/models")["data"]]
+    finally:
+        client.close()
 
 
 def http_status(role: str, url: str, model_id: str, api_key: str | None = None) -> BackendStatus:
     """Reachable, and serving the configured model id?"""
     try:
         models = served_models(url, api_key)
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        return BackendStatus(role, "HTTP", model_id, url, False, f"not reachable: {type(exc).__name__}: {exc}")
+    except BackendUnavailable as exc:
+        return BackendStatus(role, "HTTP", model_id, url, False, f"not reachable: {exc}")
+    except (ValueError, KeyError, TypeError) as exc:
+        return BackendStatus(role, "HTTP", model_id, url, False,
+                             f"reachable, but /v1/models is not an OpenAI model list: {type(exc).__name__}: {exc}")
     if model_id not in models:
         return BackendStatus(
             role, "HTTP", model_id, url, False,

@@ -271,11 +271,3 @@ def comparison_csv(runs: Sequence[LanguageRun]) -> str:
                              c.chunk.language or "", f"{score:.6f}"])
     return out.getvalue()
 
-
-def stats_csv(stats: Sequence[LanguageStats]) -> str:
-    """The statistics table as CSV."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(vars(stats[0])) if stats else ["language"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(vars(s) for s in stats)
-    return out.getvalue()

@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.errors import BadInput
-from core.knowledge.lexical import LexicalIndex, TokenCache
 from core.knowledge.search import HybridSearcher, SearchDepth
+from core.models.rerank import rerank_budget
 from core.quality.qrels import LabelledQuery
+from core.types import SEARCH_STAGES
 
 if TYPE_CHECKING:
     from core.pipeline import Pipeline
 
-STAGES = ("dense", "lexical", "fused", "reranked")
+STAGES = SEARCH_STAGES
+DENSE_STAGES = {"dense", "fused", "reranked"}  # the stages that need the embedder
 DEFAULT_KS = (1, 5, 10)
 ALL = "all"
 
@@ -85,18 +87,13 @@ class EvalReport:
 
 
 class StageRanker:
-    """Ranks one collection's chunks for a question at each wanted stage, as the hybrid search does."""
+    """Ranks one collection's chunks for a question at each wanted stage, through the hybrid searcher itself."""
 
     def __init__(self, pipeline: Pipeline, collection: str, stages: Sequence[str]) -> None:
         self.stages = tuple(stages)
         self.collection = collection
-        self.detect = pipeline.languages.detect_question
         self.pipeline = pipeline
-        chunks = pipeline.store.all_chunks(collection)
-        self.sections = {c.id: f"{c.source}#{c.anchor}" for c in chunks}
-        self.lexical_k = pipeline.settings.lexical_k
-        self.lexical = (LexicalIndex([c.id for c in chunks], [c.text for c in chunks],
-                                     [c.language for c in chunks], TokenCache()) if "lexical" in stages else None)
+        self.sections = {c.id: f"{c.source}#{c.anchor}" for c in pipeline.store.all_chunks(collection)}
         self._searcher: HybridSearcher | None = None
 
     @property
@@ -104,30 +101,18 @@ class StageRanker:
         """A hybrid searcher with the reranker only when the reranked stage is wanted."""
         if self._searcher is None:
             settings = self.pipeline.settings
+            depth = SearchDepth(settings.dense_k, settings.lexical_k, rerank_budget(settings).k)
             self._searcher = HybridSearcher(
-                self.pipeline.store, self.pipeline.embedder,
-                self.pipeline.reranker if "reranked" in self.stages else None, self.detect,
-                settings.reranker_instruction, SearchDepth(settings.dense_k, settings.lexical_k, settings.rerank_k))
+                self.pipeline.store, self.pipeline.embedder if DENSE_STAGES & set(self.stages) else None,
+                self.pipeline.reranker if "reranked" in self.stages else None, self.pipeline.languages.detect,
+                settings.reranker_instruction, depth)
         return self._searcher
 
     def rank(self, question: str) -> tuple[dict[str, list[str]], tuple[str, ...]]:
-        """Chunk ids best first per stage, and warnings about stages that degraded."""
-        rankings: dict[str, list[str]] = {}
-        warnings: tuple[str, ...] = ()
-        if self.lexical is not None:
-            hits = self.lexical.search(question, self.lexical_k, self.detect(question))
-            rankings["lexical"] = [i for i, _ in hits]
-        if "dense" in self.stages:
-            vector = self.searcher.embedder.embed_query(question)
-            hits = self.pipeline.store.dense_search(self.collection, vector, self.pipeline.settings.dense_k)
-            rankings["dense"] = [i for i, _ in hits]
-        if "fused" in self.stages or "reranked" in self.stages:
-            result = self.searcher.search(question, [self.collection])
-            warnings = result.warnings
-            by_fusion = sorted(result.candidates, key=lambda c: c.fused_rank)
-            rankings["fused"] = [c.chunk.id for c in by_fusion]
-            rankings["reranked"] = [c.chunk.id for c in result.candidates]
-        return {stage: rankings[stage] for stage in self.stages}, warnings
+        """Chunk ids best first per stage (empty for a stage that degraded), and the warnings saying why."""
+        result = self.searcher.search(question, [self.collection])
+        return {stage: [chunk_id for _, chunk_id in result.rankings.get(stage, ())] for stage in self.stages}, \
+            result.warnings
 
 
 def check_stages(stages: Sequence[str]) -> tuple[str, ...]:

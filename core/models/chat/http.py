@@ -10,7 +10,7 @@ from typing import Any
 
 from core.errors import BackendUnavailable, MissingDependency
 from core.models.chat.thinking import ThinkFilter, thinking_switch
-from core.models.http_client import RETRY_PAUSE_S
+from core.models.http_client import RetryPolicy, openai_verdict, retry_after_s
 from core.settings import Settings, redact_credentials
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class OpenAIChatGenerator:
         self.temperature = temperature
         self.first_token_timeout = first_token_timeout
         self.total_timeout = total_timeout
-        self.retries = retries
+        self.retry = RetryPolicy(retries)
         self._switch = thinking_switch(thinking, model_id)
         self._lock = threading.Lock()
         self._client = openai.OpenAI(
@@ -114,28 +114,21 @@ class OpenAIChatGenerator:
 
     def _open(self, messages: list[dict[str, str]], deadline: float) -> Any:
         """The streaming response, once the server has accepted the request; retries only what is safe."""
-        attempt = 0
-        while True:
-            with self._lock:
-                switch = self._switch
-            extra = {"chat_template_kwargs": switch} if switch else None
-            try:
-                response = self._client.chat.completions.create(
-                    model=self.model_id, messages=messages, stream=True, max_tokens=self.max_tokens,
-                    temperature=self.temperature, extra_body=extra,
-                )
-            except self._openai.BadRequestError as exc:
-                if extra is None or self.thinking != "auto":
-                    raise self._unavailable(exc, "", thinking_sent=extra is not None) from exc
-                log.warning("%s rejected chat_template_kwargs (%s); asking again without it", self.where, exc)
-                response = self._retry_without_switch(messages)
-            except self._openai.APIError as exc:
-                if not _retryable(exc, self._openai) or attempt >= self.retries or time.monotonic() > deadline:
-                    raise self._unavailable(exc, "") from exc
-                time.sleep(RETRY_PAUSE_S * 2**attempt)
-                attempt += 1
-                continue
-            return response
+        with self._lock:
+            switch = self._switch
+        extra = {"chat_template_kwargs": switch} if switch else None
+        try:
+            return self.retry.call(lambda: self._client.chat.completions.create(
+                model=self.model_id, messages=messages, stream=True, max_tokens=self.max_tokens,
+                temperature=self.temperature, extra_body=extra,
+            ), openai_verdict(self._openai), deadline)
+        except self._openai.BadRequestError as exc:
+            if extra is None or self.thinking != "auto":
+                raise self._unavailable(exc, "", thinking_sent=extra is not None) from exc
+            log.warning("%s rejected chat_template_kwargs (%s); asking again without it", self.where, exc)
+            return self._retry_without_switch(messages)
+        except self._openai.APIError as exc:
+            raise self._unavailable(exc, "") from exc
 
     def _retry_without_switch(self, messages: list[dict[str, str]]) -> Any:
         """The request again without chat_template_kwargs; remember that this server does not take them."""
@@ -174,7 +167,9 @@ class OpenAIChatGenerator:
             }.get(code, "see the server's log." if code >= 500 else "check the request settings.")
             if thinking_sent and code == 400:
                 fix = "it may not accept chat_template_kwargs: set POLYDESK_LLM_THINKING=auto or on."
-            return BackendUnavailable(f"{where} answered HTTP {code} ({_message(exc)}); {fix}")
+            wait = retry_after_s(exc.response.headers)
+            hint = f" and asks to retry after {wait:g} s" if wait is not None else ""
+            return BackendUnavailable(f"{where} answered HTTP {code}{hint} ({_message(exc)}); {fix}")
         return BackendUnavailable(f"{where} reported an error{when}: {_message(exc)}")
 
 
@@ -190,15 +185,6 @@ def _delta(chunk: Any, finish: str | None) -> tuple[str, str | None]:
     if content is not None and not isinstance(content, str):
         raise TypeError(f"delta.content is {type(content).__name__}, not text")
     return content or "", choice.finish_reason or finish
-
-
-def _retryable(exc: Exception, openai: Any) -> bool:
-    """Safe to ask again: the server was not reached (not a timeout), or it answered 5xx before any output."""
-    if isinstance(exc, openai.APITimeoutError):
-        return False
-    if isinstance(exc, openai.APIConnectionError):
-        return True
-    return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
 
 
 def _message(exc: Exception) -> str:

@@ -8,6 +8,7 @@ import numpy as np
 
 from core.errors import BackendUnavailable, MissingDependency
 from core.models.embed import query_text, truncate_and_normalise
+from core.models.http_client import RetryPolicy, openai_verdict, retry_after_s
 from core.settings import Settings, redact_credentials
 
 
@@ -24,8 +25,9 @@ class OpenAICompatEmbedder:
         self.url = url.removesuffix("/v1")
         self.where = redact_credentials(self.url)  # the URL as messages show it
         self._client = openai.OpenAI(
-            base_url=f"{self.url}/v1", api_key=api_key or "EMPTY", timeout=timeout, max_retries=retries
+            base_url=f"{self.url}/v1", api_key=api_key or "EMPTY", timeout=timeout, max_retries=0
         )
+        self.retry = RetryPolicy(retries)
         self.model_id = model_id
         self.instruction = instruction
         self.batch_size = batch_size
@@ -52,7 +54,10 @@ class OpenAICompatEmbedder:
         """One /v1/embeddings call, with errors turned into BackendUnavailable."""
         extra = {"dimensions": self._dim} if self._dim else {}
         try:
-            response = self._client.embeddings.create(model=self.model_id, input=texts, **extra)
+            response = self.retry.call(
+                lambda: self._client.embeddings.create(model=self.model_id, input=texts, **extra),
+                openai_verdict(self._openai),
+            )
             rows = sorted(response.data, key=lambda item: item.index)
             vectors = np.asarray([row.embedding for row in rows], dtype=np.float32)
         except self._openai.APIConnectionError as exc:
@@ -61,8 +66,10 @@ class OpenAICompatEmbedder:
                 f"check that it is running and POLYDESK_EMBEDDING_URL is right."
             ) from exc
         except self._openai.APIStatusError as exc:
+            wait = retry_after_s(exc.response.headers)
+            hint = f" (it asks to retry after {wait:g} s)" if wait is not None else ""
             raise BackendUnavailable(
-                f"The embedding server at {self.where} answered HTTP {exc.status_code}: {str(exc)[:300]}"
+                f"The embedding server at {self.where} answered HTTP {exc.status_code}{hint}: {str(exc)[:300]}"
             ) from exc
         except (self._openai.APIError, TypeError, ValueError, AttributeError) as exc:
             raise BackendUnavailable(

@@ -8,7 +8,7 @@ from pathlib import Path
 from core.errors import MissingDependency
 from core.models.batching import MergingQueue
 from core.models.device import preferred_dtype, resolve_device
-from core.models.rerank import top_ranked
+from core.models.rerank import rerank_budget, top_ranked
 from core.models.rerank.prompt import chat_template
 from core.models.source import resolve_model
 from core.settings import Settings
@@ -21,6 +21,7 @@ class QwenLocalReranker:
     def __init__(
         self, folder: Path, model_id: str, instruction: str, device: str = "cpu",
         max_length: int = 8192, batch_size: int = 4, cpu_profile: bool = True,
+        max_passage_tokens: int | None = None,
     ) -> None:
         try:
             from sentence_transformers import CrossEncoder
@@ -32,6 +33,7 @@ class QwenLocalReranker:
         self.model_id = model_id
         self.instruction = instruction
         self.batch_size = batch_size
+        self.max_passage_tokens = max_passage_tokens
         self._queue: MergingQueue[tuple[str, str], float] = MergingQueue(self._predict)
         self._model = CrossEncoder(
             str(folder),
@@ -51,6 +53,7 @@ class QwenLocalReranker:
         return cls(
             folder, settings.reranker_model, settings.reranker_instruction, resolve_device(settings.device),
             settings.reranker_max_length, settings.reranker_batch_size, settings.cpu_profile,
+            rerank_budget(settings).max_passage_tokens,
         )
 
     def token_ids(self, query: str, documents: Sequence[str], instruction: str | None = None) -> list[list[int]]:
@@ -65,7 +68,17 @@ class QwenLocalReranker:
         """P(yes) for each document, in input order; concurrent calls with one instruction share a batch."""
         if not documents:
             return []
-        return list(self._queue.submit(instruction or self.instruction, [(query, d) for d in documents]))
+        pairs = [(query, d) for d in self.capped(documents)]
+        return list(self._queue.submit(instruction or self.instruction, pairs))
+
+    def capped(self, documents: Sequence[str]) -> list[str]:
+        """Each document cut to its first max_passage_tokens tokens (all of it when no cap is set)."""
+        cap = self.max_passage_tokens
+        if cap is None:
+            return list(documents)
+        tokenizer = self._model.tokenizer
+        rows = tokenizer(list(documents), add_special_tokens=False)["input_ids"]
+        return [d if len(ids) <= cap else tokenizer.decode(ids[:cap]) for d, ids in zip(documents, rows, strict=True)]
 
     def _predict(self, instruction: Hashable, pairs: list[tuple[str, str]]) -> list[float]:
         """One model call over (query, document) pairs that share an instruction."""
