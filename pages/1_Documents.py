@@ -20,6 +20,7 @@ from core.admin.auth import (
 )
 from core.admin.documents import DocumentAdmin, shared_document_admin
 from core.admin.jobs import IngestJob
+from core.answers.feedback_review import DEFAULT_LOW_SCORE, REASONS, counts, review, review_csv
 from core.errors import PolydeskError
 from core.settings import Settings, load_settings
 
@@ -29,6 +30,7 @@ NOTICE = "documents_notice"  # a success message to show after the rerun that fo
 POLLING = "documents_polling"  # True while the jobs panel refreshes itself
 NEW_COLLECTION = "New collection…"
 POLL_SECONDS = 1.0
+REVIEW_LIMIT = 5000  # the newest rated answers the feedback review reads
 
 st.set_page_config(page_title="Polydesk documents", page_icon="🛟", layout="wide")
 
@@ -238,6 +240,24 @@ def confirm(admin: DocumentAdmin, session: AdminSession, name: str, sources: dic
         st.rerun()
 
 
+def feedback_panel(admin: DocumentAdmin, names: list[str]) -> None:
+    """Rated answers that need attention, by language and collection, with filters and a CSV export."""
+    entries = admin.pipeline.feedback.recent(limit=REVIEW_LIMIT)
+    reasons, languages, collections, low = st.columns(4)
+    wanted = reasons.multiselect("Reasons", REASONS, default=REASONS, key="review-reasons")
+    found = sorted({e.answer_language or "unknown" for e in entries})
+    chosen_languages = languages.multiselect("Languages", found, key="review-languages")
+    chosen_collections = collections.multiselect("Collections", names, key="review-collections")
+    low_score = low.number_input("Low rerank score below", 0.0, 1.0, DEFAULT_LOW_SCORE, 0.05, key="review-low")
+    rows = review(entries, low_score, wanted, chosen_languages, chosen_collections)
+    st.caption(f"{len(rows)} of the {len(entries)} newest rated answers need a look.")
+    if not rows:
+        return
+    st.dataframe(counts(rows), hide_index=True)
+    st.dataframe([row.to_dict() for row in rows], hide_index=True)
+    st.download_button("Download the review (CSV)", review_csv(rows), "feedback-review.csv", "text/csv")
+
+
 def act(action: Callable[[], object], done: str) -> None:
     """Run a write action: a notice and a fresh page on success, the reason on failure."""
     try:
@@ -269,7 +289,7 @@ except PolydeskError as exc:
     st.error(str(exc))
     st.stop()
 
-upload_tab, collections_tab = st.tabs(["Upload", "Collections"])
+upload_tab, collections_tab, feedback_tab = st.tabs(["Upload", "Collections", "Feedback"])
 with upload_tab:
     upload_form(desk, session, collection_names)
     polling = any(job.running for job in desk.jobs.recent())
@@ -278,5 +298,10 @@ with upload_tab:
 with collections_tab:
     try:
         collection_panel(desk, session, collection_names)
+    except PolydeskError as exc:
+        st.error(str(exc))
+with feedback_tab:
+    try:
+        feedback_panel(desk, collection_names)
     except PolydeskError as exc:
         st.error(str(exc))

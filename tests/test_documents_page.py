@@ -241,3 +241,25 @@ def test_single_sign_on_without_an_admin_list_is_not_an_admin_configuration(page
     monkeypatch.delenv("POLYDESK_ADMIN_PASSWORD_HASH")
     app = sso_visit({"email": "ana@example.com"})
     assert "No admin is configured" in app.info[0].value and not app.file_uploader and not app.button
+
+
+def test_feedback_review_lists_answers_that_need_a_look(page_env, monkeypatch):
+    from core.answers.feedback import FeedbackStore
+    from tests.test_feedback import entry
+
+    url = f"sqlite:///{page_env / 'feedback.db'}"
+    monkeypatch.setenv("POLYDESK_DATABASE_URL", url)
+    store = FeedbackStore(url)
+    store.record(entry(question="Combien de temps dure un jeton ?", rating=-1, answer_id="a", answer_language="fr",
+                       comment="La durée manque."))
+    store.record(entry(question="How do I refresh a token?", answer_id="b"))
+    store.close()
+    app = signed_in()
+    assert [t.label for t in app.tabs] == ["Upload", "Collections", "Feedback"]
+    review = next(d.value for d in app.dataframe if "question" in d.value.columns)
+    assert list(review["question"]) == ["Combien de temps dure un jeton ?"]
+    assert list(review["comment"]) == ["La durée manque."] and list(review["reasons"]) == ["rated down"]
+    assert any("1 of the 2 newest rated answers" in c.value for c in app.caption)
+    assert app.get("download_button")
+    app.multiselect(key="review-languages").set_value(["en"]).run()
+    assert not any("question" in d.value.columns for d in app.dataframe)
