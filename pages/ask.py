@@ -1,0 +1,201 @@
+"""The Ask page: support agents ask in conversations, or paste a customer's message for a reply draft."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass
+
+import streamlit as st
+
+import core.types
+from core.answers.run import AnswerRun
+from core.errors import PolydeskError
+from core.knowledge.language import language_name
+from core.ops.doctor import Diagnosis, diagnose
+from core.ops.startup import Startup
+from core.pipeline import Pipeline, shared_pipeline
+from core.settings import Settings
+from pages._answer_view import AskTurn, show_answer, show_long, timing_line
+from pages._shared import ASK_HISTORY, ASK_REPLIES, start
+
+AUTO = "auto"
+QUESTION_MODE, TICKET_MODE = "Question", "Customer message"
+HEALTH = {"ok": "🟢", "warn": "🟠", "fail": "🔴"}
+
+
+@dataclass(frozen=True)
+class TicketTurn:
+    """A customer's message and the reply drafted for it."""
+
+    message: str
+    reply: object  # core.types.TicketReply
+    turn: AskTurn
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def checked(settings: Settings, loaded: frozenset[str]) -> Diagnosis:
+    """The doctor's checks of this configuration (without the reranker probe), at most every 30 s."""
+    pipeline = shared_pipeline(settings)
+    return diagnose(settings, loaded=loaded, store=lambda: pipeline.store)
+
+
+def health_light(pipeline: Pipeline) -> None:
+    """One line: all well, or how many checks warn or fail (the details are on the Status page)."""
+    states = [c.state for c in checked(pipeline.settings, pipeline.loaded_models()).checks]
+    worst = "fail" if "fail" in states else "warn" if "warn" in states else "ok"
+    bad = sum(state != "ok" for state in states)
+    st.caption(f"{HEALTH[worst]} " + ("All systems ready" if worst == "ok" else
+                                      f"{bad} check{'s' if bad > 1 else ''} need attention: see the Status page"))
+
+
+def sidebar(pipeline: Pipeline) -> tuple[list[str], str | None]:
+    """Collections, the answer language, a new conversation, and the health light."""
+    with st.sidebar:
+        names = [c.name for c in pipeline.store.collections()]
+        chosen = st.multiselect("Collections", names, default=names)
+        codes = [AUTO, *pipeline.answer_languages]
+        language = st.selectbox("Answer language", codes, key="answer-language",
+                                format_func=lambda c: "The question's language" if c == AUTO else language_name(c))
+        if pipeline.settings.llm == "off":
+            st.caption("No language model is configured (POLYDESK_LLM=off): answers are the best passages in "
+                       "their own language, so the answer language and translations need a model.")
+        if st.button("New conversation"):
+            st.session_state[ASK_HISTORY] = []
+        st.divider()
+        health_light(pipeline)
+    return chosen, None if language == AUTO else language
+
+
+def wait_for_models(begun: Startup, status: object) -> float:
+    """Say what loads while the background loading runs; the milliseconds waited."""
+    start = time.perf_counter()
+    while not begun.wait(0.2):
+        status.update(label=begun.now or "Loading the models…")  # type: ignore[attr-defined]
+    return (time.perf_counter() - start) * 1000
+
+
+def conversation_of(history: list[AskTurn]) -> list[object] | None:
+    """The earlier turns as core.types.Turn records, or None when the core has no conversations."""
+    turn = getattr(core.types, "Turn", None)
+    if turn is None or not history:
+        return None
+    return [t for past in history for t in (turn("user", past.question), turn("assistant", past.answer.text))]
+
+
+def run_question(pipeline: Pipeline, question: str, collections: list[str], language: str | None,
+                 history: list[AskTurn]) -> AnswerRun:
+    """Pipeline.ask, with the conversation where the core takes one."""
+    conversation = conversation_of(history)
+    if conversation is not None and "conversation" in inspect.signature(pipeline.ask).parameters:
+        return pipeline.ask(question, collections, language, conversation=conversation)
+    return pipeline.ask(question, collections, language)
+
+
+def ask(pipeline: Pipeline, begun: Startup, question: str, collections: list[str], language: str | None,
+        history: list[AskTurn]) -> None:
+    """Answer a question, saying what runs meanwhile, and add it to the conversation."""
+    with st.chat_message("user"):
+        show_long(question, None, "pending")
+    with st.chat_message("assistant"):
+        with st.status("Searching…") as status:
+            waited = wait_for_models(begun, status)
+            status.update(label=f"Searching and reranking up to {pipeline.settings.rerank_k} passages…")
+            run = run_question(pipeline, question, collections, language, history)
+            status.update(label=f"Found {len(run.passages)} passages; writing the answer.", state="complete")
+        st.write_stream(run.stream())
+        answer = run.answer()
+    history.append(AskTurn(question, tuple(collections), answer, {"load": waited, **run.timings_ms}))
+    st.rerun()
+
+
+def show_history(pipeline: Pipeline, history: list[AskTurn]) -> str | None:
+    """The conversation so far; returns an edited search query to search again, if the agent asked for it."""
+    again = None
+    for turn in history:
+        with st.chat_message("user"):
+            show_long(turn.question, turn.answer.language, f"question-{turn.answer_id}")
+        with st.chat_message("assistant"):
+            show_answer(pipeline, turn)
+            query = getattr(turn.answer, "search_query", "")
+            if query:
+                edited = st.text_input("Searched for", query, key=f"query-{turn.answer_id}")
+                if st.button("Search again", key=f"again-{turn.answer_id}") and edited.strip():
+                    again = edited.strip()
+    return again
+
+
+def question_mode(pipeline: Pipeline, begun: Startup, collections: list[str], language: str | None) -> None:
+    """The conversation and the question box; blank questions are refused."""
+    history: list[AskTurn] = st.session_state.setdefault(ASK_HISTORY, [])
+    again = show_history(pipeline, history)
+    question = st.chat_input("Ask about the documentation, in any language")
+    if question is not None and not question.strip():
+        st.warning("The question is blank: type what you want to know.")
+        return
+    wanted = again or question
+    if wanted and collections:
+        try:
+            ask(pipeline, begun, wanted, collections, language, [] if again else history)
+        except PolydeskError as exc:
+            st.error(str(exc))
+
+
+def ticket_mode(pipeline: Pipeline, begun: Startup, collections: list[str], language: str | None) -> None:
+    """Paste a customer's message, get a reply draft in the customer's language, with its links."""
+    replies: list[TicketTurn] = st.session_state.setdefault(ASK_REPLIES, [])
+    message = st.text_area("The customer's message", height=200, key="ticket-message")
+    if not hasattr(pipeline, "reply"):
+        st.info("Reply drafts need a Polydesk core with Pipeline.reply.")
+        return
+    if st.button("Draft a reply", type="primary", disabled=not collections):
+        if not message.strip():
+            st.warning("The message is blank: paste the customer's message first.")
+        else:
+            try:
+                with st.status("Reading the message…") as status:
+                    waited = wait_for_models(begun, status)
+                    status.update(label="Finding the questions and searching for each…")
+                    reply = pipeline.reply(message, collections, language)
+                    status.update(label="Reply drafted.", state="complete")
+            except PolydeskError as exc:
+                st.error(str(exc))
+                return
+            draft = reply.draft
+            replies.append(TicketTurn(message, reply, AskTurn(message, tuple(collections), draft, {"load": waited})))
+    for ticket in reversed(replies):
+        show_ticket(pipeline, ticket)
+
+
+def show_ticket(pipeline: Pipeline, ticket: TicketTurn) -> None:
+    """A drafted reply: the language, the questions found, the draft with its passages, links and copy buttons."""
+    reply = ticket.reply
+    with st.container(border=True):
+        show_long(ticket.message, getattr(reply, "language", None), f"ticket-{ticket.turn.answer_id}")
+        st.caption(f"Customer's language: {language_name(getattr(reply, 'language', None))} · questions found: "
+                   + " · ".join(getattr(reply, "questions", ())))
+        for warning in getattr(reply, "warnings", ()):
+            st.warning(warning)
+        show_answer(pipeline, ticket.turn)
+        links = [url for c in ticket.turn.answer.citations if (url := getattr(c.candidate.chunk, "url", ""))]
+        for url in dict.fromkeys(links):
+            st.code(url, language=None)
+        if ticket.turn.timings_ms:
+            st.caption(timing_line(ticket.turn.timings_ms))
+
+
+settings, pipeline, begun = start(load_models=True)
+try:
+    collections, language = sidebar(pipeline)
+except PolydeskError as exc:
+    st.error(f"Polydesk cannot start: {exc}")
+    st.stop()
+
+st.title("Ask")
+if not collections:
+    st.info("Choose at least one collection in the sidebar (an admin adds them on the Documents page).")
+mode = st.radio("Mode", [QUESTION_MODE, TICKET_MODE], horizontal=True, key="ask-mode", label_visibility="collapsed")
+if mode == QUESTION_MODE:
+    question_mode(pipeline, begun, collections, language)
+else:
+    ticket_mode(pipeline, begun, collections, language)
