@@ -26,7 +26,7 @@ from core.models.chat import Generator, make_generator
 from core.models.embed import Embedder, make_embedder
 from core.models.rerank import Reranker, make_reranker
 from core.models.source import cached_model_folder
-from core.settings import Settings, load_settings
+from core.settings import Settings
 from core.types import SearchResult
 
 T = TypeVar("T")
@@ -92,12 +92,6 @@ class Pipeline:
         return frozenset(role for role, part in (("embedding", "embedder"), ("reranker", "reranker"))
                          if part in self._parts)
 
-    def ingest_sample_if_empty(self) -> IngestReport | None:
-        """On a first start with an empty store, ingest the sample documentation; None when there was no need."""
-        if self.store.collections() or not SAMPLE_FOLDER.is_dir():
-            return None
-        return self.ingest([SAMPLE_FOLDER], SAMPLE_COLLECTION)
-
     def ingest(self, paths: Iterable[Path], collection: str,
                progress: Callable[[Progress], None] | None = None) -> IngestReport:
         """Ingest files and folders into a collection."""
@@ -149,20 +143,6 @@ class Pipeline:
 def shared_pipeline(settings: Settings) -> Pipeline:
     """The process-wide pipeline for a configuration: models, clients and indexes are built once per process."""
     return Pipeline(settings)
-
-
-@lru_cache(maxsize=4)
-def sample_ingest(settings: Settings) -> IngestReport | None:
-    """Ingest the sample documentation once per process when the store is empty (see Pipeline)."""
-    return shared_pipeline(settings).ingest_sample_if_empty()
-
-
-def started_pipeline() -> tuple[Pipeline, list[str]]:
-    """The process's pipeline for the configured settings, after the first-start sample ingest, and its collections."""
-    settings = load_settings()
-    sample_ingest(settings)
-    pipeline = shared_pipeline(settings)
-    return pipeline, [info.name for info in pipeline.store.collections()]
 
 
 def language_set(setting: str) -> tuple[str, ...] | str:

@@ -32,26 +32,33 @@ DIRECTION_STYLE = """<style>
 </style>"""
 
 
-def start(load_models: bool = False) -> tuple[Settings, Pipeline, Startup]:
-    """Settings, the process's pipeline and its start-up (sample ingest shown with its progress); the page stops
-    with the reason when Polydesk cannot start. load_models starts loading the models in the background."""
+def start(sample: bool = True, load_models: bool = False) -> tuple[Settings, Pipeline, Startup]:
+    """Settings, the process's pipeline and its start-up; the page stops with the reason when Polydesk cannot start.
+    sample: ingest the sample documentation into an empty store first, showing its progress; load_models: start
+    loading the models in the background."""
     try:
         settings = load_settings()
         begun = startup(settings)
-        if not begun.pipeline.store.collections() and begun.sample_report is None:
-            with st.status("First start: ingesting the sample documentation…") as status:
-                begun.ingest_sample(lambda p: status.update(label=ingest_label(p)))
-                done = report_sample(begun.sample_report)
-                if done:
-                    status.update(label=done, state="complete")
-        else:
-            begun.ingest_sample()
+        if sample:
+            ingest_sample(begun)
     except PolydeskError as exc:
         st.error(f"Polydesk cannot start: {exc}")
         st.stop()
     if load_models:
         begun.load_in_background()
     return settings, begun.pipeline, begun
+
+
+def ingest_sample(begun: Startup) -> None:
+    """The first-start sample ingest, its files done shown as they go (once per process; later visits skip it)."""
+    if begun.sample_report is not None or begun.pipeline.store.collections():
+        begun.ingest_sample()
+        return
+    with st.status("First start: ingesting the sample documentation…") as status:
+        begun.ingest_sample(lambda p: status.update(label=ingest_label(p)))
+        done = report_sample(begun.sample_report)
+        if done:
+            status.update(label=done, state="complete")
 
 
 def ingest_label(progress: Progress) -> str:
