@@ -32,6 +32,7 @@ class AskTurn:
     collections: tuple[str, ...]
     answer: Answer
     timings_ms: dict[str, float]
+    passages: tuple[Candidate, ...] = ()  # the passages sent to the LLM, cited or not
     answer_id: str = field(default_factory=lambda: uuid4().hex)
 
 
@@ -51,12 +52,12 @@ def show_long(text: str, language: str | None, key: str) -> None:
         show_text(hard_breaks, language, f"{key}-long")
 
 
-def passages_of(answer: Answer) -> list[tuple[int, Candidate]]:
-    """The passages sent to the LLM with their markers, cited or not; the cited ones for older answers."""
-    sent: Sequence[Candidate] = getattr(answer, "passages", ())
+def passages_of(turn: AskTurn) -> list[tuple[int, Candidate]]:
+    """The passages sent to the LLM with their markers, cited or not (else the cited ones)."""
+    sent: Sequence[Candidate] = getattr(turn.answer, "passages", ()) or turn.passages
     if sent:
         return list(enumerate(sent, start=1))
-    return [(c.marker, c.candidate) for c in answer.citations]
+    return [(c.marker, c.candidate) for c in turn.answer.citations]
 
 
 def show_passage(pipeline: Pipeline, turn: AskTurn, marker: int, candidate: Candidate, quoted: bool) -> None:
@@ -105,7 +106,7 @@ def show_answer(pipeline: Pipeline, turn: AskTurn) -> None:
     show_text(answer.text, answer.language, f"answer-{turn.answer_id}")
     for warning in answer.warnings:
         st.warning(warning)
-    for marker, candidate in passages_of(answer):
+    for marker, candidate in passages_of(turn):
         show_passage(pipeline, turn, marker, candidate, quoted=extractive)
     with st.popover("📋 Copy the answer"):
         st.code(answer.text, language=None, wrap_lines=True)

@@ -105,7 +105,7 @@ def ask(pipeline: Pipeline, begun: Startup, question: str, collections: list[str
             status.update(label=f"Found {len(run.passages)} passages; writing the answer.", state="complete")
         st.write_stream(run.stream())
         answer = run.answer()
-    history.append(AskTurn(question, tuple(collections), answer, {"load": waited, **run.timings_ms}))
+    history.append(AskTurn(question, tuple(collections), answer, {"load": waited, **run.timings_ms}, run.passages))
     st.rerun()
 
 
@@ -162,7 +162,8 @@ def ticket_mode(pipeline: Pipeline, begun: Startup, collections: list[str], lang
                 st.error(str(exc))
                 return
             draft = reply.draft
-            replies.append(TicketTurn(message, reply, AskTurn(message, tuple(collections), draft, {"load": waited})))
+            turn = AskTurn(message, tuple(collections), draft, {"load": waited}, getattr(draft, "passages", ()))
+            replies.append(TicketTurn(message, reply, turn))
     for ticket in reversed(replies):
         show_ticket(pipeline, ticket)
 

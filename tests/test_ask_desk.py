@@ -148,3 +148,13 @@ def test_ticket_becomes_a_reply_draft_in_the_customers_language(desk_env):
     assert not app.exception
     assert any("Customer's language: Spanish" in c.value for c in app.caption)
     assert passages(app)
+
+
+def test_an_uncited_answer_lists_its_passages_right_to_left(app_env, monkeypatch):
+    with serve_chat(lambda _r: ChatReply(events=sse_events(["صلاحية رمز الوصول ساعة واحدة."]))) as (url, _seen):
+        monkeypatch.setenv("POLYDESK_LLM_URL", url)
+        app = ask(ARABIC)
+    shown = passages(app)
+    assert len(shown) == 3 and all(e.label.endswith(" · not cited") for e in shown)
+    rtl_passages = [b for b in blocks(app.main) if "dir-rtl-passage-" in getattr(b.proto, "id", "")]
+    assert rtl_passages, "Arabic passages are laid out right to left"
