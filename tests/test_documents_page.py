@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from core.admin.auth import AdminSession, hash_password, login_throttle
 from core.admin.documents import shared_document_admin
 from core.settings import load_settings
+from tests.test_ask_desk import blocks
 
 APP = str(Path(__file__).resolve().parents[1] / "pages" / "1_Documents.py")
 PASSWORD = "correct horse battery staple"
@@ -263,3 +264,12 @@ def test_feedback_review_lists_answers_that_need_a_look(page_env, monkeypatch):
     assert app.get("download_button")
     app.multiselect(key="review-languages").set_value(["en"]).run()
     assert not any("question" in d.value.columns for d in app.dataframe)
+
+
+def test_the_chunk_browser_reads_arabic_right_to_left(page_env):
+    text = ("# الخطافات\n\nيوقّع Parcelio كل خطاف باستخدام `HMAC-SHA256` في الترويسة "
+            "`X-Parcelio-Signature`، فتحقّق منها قبل معالجة الحدث.\n")
+    app = upload(signed_in(), [("webhooks-ar.md", text.encode(), "text/markdown")])
+    assert not app.exception
+    rtl = [b for b in blocks(app.main) if "dir-rtl-chunk-" in getattr(b.proto, "id", "")]
+    assert rtl and any("`X-Parcelio-Signature`" in m.value for m in rtl[0].markdown), "code spans kept as written"
