@@ -47,10 +47,10 @@ def test_navigation_lists_every_page_with_its_title(desk_env):
     entry = ast.parse(Path(APP).read_text(encoding="utf-8"))
     PAGES = next(ast.literal_eval(n.value) for n in entry.body if isinstance(n, ast.Assign)  # noqa: N806
                  and getattr(n.targets[0], "id", "") == "PAGES")
-    listed = {path for path, _, _ in PAGES}
+    listed = {path for path, *_ in PAGES}
     files = {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_")}
     assert listed == files
-    assert [title for _, title, _ in PAGES] == ["Ask", "Documents", "Compare languages", "Rerank playground",
+    assert [title for _, title, *_ in PAGES] == ["Ask", "Documents", "Compare languages", "Rerank playground",
                                                 "Evaluate", "Status"]
     app = AppTest.from_file(APP, default_timeout=300).run()
     assert not app.exception and app.title[0].value == "Ask"
