@@ -20,14 +20,13 @@ from core.admin.auth import (
 )
 from core.admin.documents import DocumentAdmin, shared_document_admin
 from core.admin.jobs import IngestJob
-from core.answers.feedback_review import DEFAULT_LOW_SCORE, REASONS, counts, review, review_csv
 from core.errors import PolydeskError
 from core.settings import Settings
+from pages._feedback_review import feedback_panel
 from pages._shared import ADMIN, DOCUMENTS_NOTICE, DOCUMENTS_PENDING, DOCUMENTS_POLLING, show_text, start
 
 NEW_COLLECTION = "New collection…"
 POLL_SECONDS = 1.0
-REVIEW_LIMIT = 5000  # the newest rated answers the feedback review reads
 
 
 def sso_configured() -> bool:
@@ -237,24 +236,6 @@ def confirm(admin: DocumentAdmin, session: AdminSession, name: str, sources: dic
     if no.button("Cancel"):
         st.session_state.pop(DOCUMENTS_PENDING, None)
         st.rerun()
-
-
-def feedback_panel(admin: DocumentAdmin, names: list[str]) -> None:
-    """Rated answers that need attention, by language and collection, with filters and a CSV export."""
-    entries = admin.pipeline.feedback.recent(limit=REVIEW_LIMIT)
-    reasons, languages, collections, low = st.columns(4)
-    wanted = reasons.multiselect("Reasons", REASONS, default=REASONS, key="review-reasons")
-    found = sorted({e.answer_language or "unknown" for e in entries})
-    chosen_languages = languages.multiselect("Languages", found, key="review-languages")
-    chosen_collections = collections.multiselect("Collections", names, key="review-collections")
-    low_score = low.number_input("Low rerank score below", 0.0, 1.0, DEFAULT_LOW_SCORE, 0.05, key="review-low")
-    rows = review(entries, low_score, wanted, chosen_languages, chosen_collections)
-    st.caption(f"{len(rows)} of the {len(entries)} newest rated answers need a look.")
-    if not rows:
-        return
-    st.dataframe(counts(rows), hide_index=True)
-    st.dataframe([row.to_dict() for row in rows], hide_index=True)
-    st.download_button("Download the review (CSV)", review_csv(rows), "feedback-review.csv", "text/csv")
 
 
 def act(action: Callable[[], object], done: str) -> None:
