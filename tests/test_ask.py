@@ -62,7 +62,9 @@ def test_streamed_answer_with_citations_and_feedback(app_env, monkeypatch):
     request = seen[0]
     assert request["stream"] is True and request["model"] == "Qwen/Qwen3-8B"
     assert QUESTION in request["messages"][-1]["content"]
-    assert len(passages(app)) == 1 and passages(app)[0].label.startswith("[1] ")
+    labels = [e.label for e in passages(app)]
+    assert len(labels) == 3 and labels[0].startswith("[1] ") and not labels[0].endswith("not cited")
+    assert all(label.endswith(" · not cited") for label in labels[1:]), "passages sent but not cited are listed"
     assert any("[7]" in w.value for w in app.warning), "a marker that points nowhere is flagged"
     timings = app.caption[-1].value if "total" in app.caption[-1].value else " ".join(c.value for c in app.caption)
     assert "LLM first token" in timings and "rerank" in timings
