@@ -16,7 +16,7 @@ from core.ops.doctor import Diagnosis, diagnose
 from core.ops.startup import Startup
 from core.pipeline import Pipeline, shared_pipeline
 from core.settings import Settings
-from pages._answer_view import AskTurn, show_answer, show_long, timing_line
+from pages._answer_view import AskTurn, show_answer, show_long
 from pages._shared import ASK_HISTORY, ASK_REPLIES, start
 
 AUTO = "auto"
@@ -179,10 +179,10 @@ def show_ticket(pipeline: Pipeline, ticket: TicketTurn) -> None:
             st.warning(warning)
         show_answer(pipeline, ticket.turn)
         links = [url for c in ticket.turn.answer.citations if (url := getattr(c.candidate.chunk, "url", ""))]
+        if links:
+            st.caption("Links to send with the reply:")
         for url in dict.fromkeys(links):
             st.code(url, language=None)
-        if ticket.turn.timings_ms:
-            st.caption(timing_line(ticket.turn.timings_ms))
 
 
 settings, pipeline, begun = start(load_models=True)
