@@ -43,7 +43,9 @@ class Pipeline:
         self._lock = threading.RLock()
 
     def _part(self, name: str, build: Callable[[], T]) -> T:
-        """Build a part once, even when threads ask for it at the same time."""
+        """Build a part once, even when threads ask for it at the same time; a built part never waits for a build."""
+        if name in self._parts:
+            return self._parts[name]
         with self._lock:
             if name not in self._parts:
                 self._parts[name] = build()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import threading
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,26 @@ def test_an_uncited_answer_lists_its_passages_right_to_left(app_env, monkeypatch
     assert len(shown) == 3 and all(e.label.endswith(" · not cited") for e in shown)
     rtl_passages = [b for b in blocks(app.main) if "dir-rtl-passage-" in getattr(b.proto, "id", "")]
     assert rtl_passages, "Arabic passages are laid out right to left"
+
+
+def test_a_built_part_is_served_while_another_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("POLYDESK_CHROMA_PATH", str(tmp_path / "chroma"))
+    pipeline = Pipeline(load_settings())
+    pipeline._part("store", lambda: "the store")
+    building, release = threading.Event(), threading.Event()
+
+    def slow_build() -> str:
+        building.set()
+        release.wait(60)
+        return "the reranker"
+
+    loader = threading.Thread(target=pipeline._part, args=("reranker", slow_build))
+    loader.start()
+    assert building.wait(60)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(pipeline._part("store", lambda: "again")))
+    reader.start()
+    reader.join(30)  # only a blocked reader reaches this bound
+    release.set()
+    loader.join(60)
+    assert got == ["the store"], "the page's sidebar must not wait for the reranker to load"
