@@ -145,6 +145,8 @@ def ticket_mode(pipeline: Pipeline, begun: Startup, collections: list[str], lang
     """Paste a customer's message, get a reply draft in the customer's language, with its links."""
     replies: list[TicketTurn] = st.session_state.setdefault(ASK_REPLIES, [])
     message = st.text_area("The customer's message", height=200, key="ticket-message")
+    st.caption("The reply is drafted in the customer's language, or in the answer language chosen in the sidebar: "
+               "change it and press **Draft a reply** again to regenerate.")
     if not hasattr(pipeline, "reply"):
         st.info("Reply drafts need a Polydesk core with Pipeline.reply.")
         return
