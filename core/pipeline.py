@@ -33,7 +33,7 @@ from core.models.chat import Generator, make_generator
 from core.models.embed import Embedder, make_embedder
 from core.models.rerank import Reranker, make_reranker, rerank_budget
 from core.models.source import cached_model_folder
-from core.settings import Settings, load_settings
+from core.settings import Settings
 from core.types import SearchResult, TicketReply, Turn
 
 T = TypeVar("T")
@@ -50,7 +50,9 @@ class Pipeline:
         self._lock = threading.RLock()
 
     def _part(self, name: str, build: Callable[[], T]) -> T:
-        """Build a part once, even when threads ask for it at the same time."""
+        """Build a part once, even when threads ask for it at the same time; a built part never waits for a build."""
+        if name in self._parts:
+            return self._parts[name]
         with self._lock:
             if name not in self._parts:
                 self._parts[name] = build()
@@ -98,12 +100,6 @@ class Pipeline:
         """Which models ("embedding", "reranker") this pipeline has already loaded or connected."""
         return frozenset(role for role, part in (("embedding", "embedder"), ("reranker", "reranker"))
                          if part in self._parts)
-
-    def ingest_sample_if_empty(self) -> IngestReport | None:
-        """On a first start with an empty store, ingest the sample documentation; None when there was no need."""
-        if self.store.collections() or not SAMPLE_FOLDER.is_dir():
-            return None
-        return self.ingest([SAMPLE_FOLDER], SAMPLE_COLLECTION)
 
     def ingest(self, paths: Iterable[Path], collection: str, progress: Callable[[Progress], None] | None = None,
                links: SiteLinks | None = None) -> IngestReport:
@@ -212,20 +208,6 @@ class Pipeline:
 def shared_pipeline(settings: Settings) -> Pipeline:
     """The process-wide pipeline for a configuration: models, clients and indexes are built once per process."""
     return Pipeline(settings)
-
-
-@lru_cache(maxsize=4)
-def sample_ingest(settings: Settings) -> IngestReport | None:
-    """Ingest the sample documentation once per process when the store is empty (see Pipeline)."""
-    return shared_pipeline(settings).ingest_sample_if_empty()
-
-
-def started_pipeline() -> tuple[Pipeline, list[str]]:
-    """The process's pipeline for the configured settings, after the first-start sample ingest, and its collections."""
-    settings = load_settings()
-    sample_ingest(settings)
-    pipeline = shared_pipeline(settings)
-    return pipeline, [info.name for info in pipeline.store.collections()]
 
 
 def language_set(setting: str) -> tuple[str, ...] | str:

@@ -23,16 +23,12 @@ from core.admin.documents import DocumentAdmin, shared_document_admin
 from core.admin.jobs import IngestJob
 from core.errors import PolydeskError
 from core.knowledge.links import SiteLinks
-from core.settings import Settings, load_settings
+from core.settings import Settings
+from pages._feedback_review import feedback_panel
+from pages._shared import ADMIN, DOCUMENTS_NOTICE, DOCUMENTS_PENDING, DOCUMENTS_POLLING, show_text, start
 
-ADMIN = "admin_session"  # the AdminSession of this browser session; only a successful sign-in sets it
-PENDING = "documents_pending"  # ("remove", collection, source) | ("delete", collection) awaiting confirmation
-NOTICE = "documents_notice"  # a success message to show after the rerun that follows an action
-POLLING = "documents_polling"  # True while the jobs panel refreshes itself
 NEW_COLLECTION = "New collection…"
 POLL_SECONDS = 1.0
-
-st.set_page_config(page_title="Polydesk documents", page_icon="🛟", layout="wide")
 
 
 def sso_configured() -> bool:
@@ -150,8 +146,8 @@ def jobs_panel(admin: DocumentAdmin) -> None:
     jobs = admin.jobs.recent()
     for job in jobs:
         show_job(job)
-    if st.session_state.get(POLLING) and not any(job.running for job in jobs):
-        st.session_state[POLLING] = False
+    if st.session_state.get(DOCUMENTS_POLLING) and not any(job.running for job in jobs):
+        st.session_state[DOCUMENTS_POLLING] = False
         st.rerun(scope="app")
 
 
@@ -218,23 +214,27 @@ def collection_panel(admin: DocumentAdmin, session: AdminSession, names: list[st
     st.dataframe([{"document": s, "chunks": n} for s, n in overview.sources.items()], hide_index=True)
     document = st.selectbox("Document", list(overview.sources), key=f"document-{name}")
     if document:
+        chunks = admin.document_chunks(name, document)
         st.dataframe([{"#": c.index, "section": " › ".join(c.heading_path), "language": c.language,
-                       "tokens": c.token_count, "text": c.text} for c in admin.document_chunks(name, document)],
-                     hide_index=True)
+                       "tokens": c.token_count, "text": c.text} for c in chunks], hide_index=True)
+        read = st.selectbox("Read a chunk", chunks, key=f"read-{name}",
+                            format_func=lambda c: f"#{c.index} {' › '.join(c.heading_path)} ({c.language or '?'})")
+        if read is not None:
+            show_text(read.text, read.language, f"chunk-{name}-{read.index}")
     remove, reingest, delete = st.columns(3)
     if document and remove.button("Remove this document…"):
-        st.session_state[PENDING] = ("remove", name, document)
+        st.session_state[DOCUMENTS_PENDING] = ("remove", name, document)
     if reingest.button("Re-ingest collection", disabled=not overview.reingestable,
                        help="Ingest the uploaded files again; only changed files cost time."):
         act(lambda: admin.reingest(session, name), "Re-ingest started: see the Upload tab.")
     if delete.button("Delete collection…"):
-        st.session_state[PENDING] = ("delete", name)
+        st.session_state[DOCUMENTS_PENDING] = ("delete", name)
     confirm(admin, session, name, overview.sources)
 
 
 def confirm(admin: DocumentAdmin, session: AdminSession, name: str, sources: dict[str, int]) -> None:
     """Ask before a removal or deletion is carried out."""
-    pending = st.session_state.get(PENDING)
+    pending = st.session_state.get(DOCUMENTS_PENDING)
     if not pending or pending[1] != name:
         return
     if pending[0] == "delete":
@@ -247,10 +247,10 @@ def confirm(admin: DocumentAdmin, session: AdminSession, name: str, sources: dic
         action, done = (lambda: admin.remove_document(session, name, source)), f"Removed {source}."
     yes, no = st.columns(2)
     if yes.button("Yes, go ahead", type="primary"):
-        st.session_state.pop(PENDING, None)
+        st.session_state.pop(DOCUMENTS_PENDING, None)
         act(action, done)
     if no.button("Cancel"):
-        st.session_state.pop(PENDING, None)
+        st.session_state.pop(DOCUMENTS_PENDING, None)
         st.rerun()
 
 
@@ -261,23 +261,19 @@ def act(action: Callable[[], object], done: str) -> None:
     except PolydeskError as exc:
         st.error(str(exc))
         return
-    st.session_state[NOTICE] = done
+    st.session_state[DOCUMENTS_NOTICE] = done
     st.rerun()
 
 
 st.title("Documents")
-try:
-    settings = load_settings()
-except PolydeskError as exc:
-    st.error(str(exc))
-    st.stop()
+settings, _, _ = start(sample=False)
 session = live_session()
 if session is None:
     sign_in(settings)
     st.stop()
 sidebar(session)
 desk = shared_document_admin(settings)
-if notice := st.session_state.pop(NOTICE, None):
+if notice := st.session_state.pop(DOCUMENTS_NOTICE, None):
     st.success(notice)
 try:
     collection_names = [info.name for info in desk.pipeline.store.collections()]
@@ -285,14 +281,19 @@ except PolydeskError as exc:
     st.error(str(exc))
     st.stop()
 
-upload_tab, collections_tab = st.tabs(["Upload", "Collections"])
+upload_tab, collections_tab, feedback_tab = st.tabs(["Upload", "Collections", "Feedback"])
 with upload_tab:
     upload_form(desk, session, collection_names)
     polling = any(job.running for job in desk.jobs.recent())
-    st.session_state[POLLING] = st.session_state.get(POLLING) or polling
+    st.session_state[DOCUMENTS_POLLING] = st.session_state.get(DOCUMENTS_POLLING) or polling
     st.fragment(jobs_panel, run_every=POLL_SECONDS if polling else None)(desk)
 with collections_tab:
     try:
         collection_panel(desk, session, collection_names)
+    except PolydeskError as exc:
+        st.error(str(exc))
+with feedback_tab:
+    try:
+        feedback_panel(desk, collection_names)
     except PolydeskError as exc:
         st.error(str(exc))

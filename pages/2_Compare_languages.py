@@ -12,7 +12,6 @@ from core.answers.safe_markdown import safe_markdown
 from core.answers.translate import translate
 from core.errors import PolydeskError
 from core.knowledge.language import language_name
-from core.pipeline import started_pipeline
 from core.quality.compare import (
     LanguageRun,
     agreement_matrix,
@@ -23,12 +22,8 @@ from core.quality.compare import (
     rank_biased_overlap,
     run_languages,
 )
+from pages._shared import COMPARE_QUESTION, COMPARE_RUNS, start
 
-st.set_page_config(page_title="Compare languages", page_icon="🛟", layout="wide")
-
-# Session-state keys of this page
-RUNS = "compare.runs"  # list[LanguageRun] of the last comparison
-QUESTION = "compare.question.{}"  # the question's version in one language
 LANGUAGES = ["en", "es", "de", "fr", "pt", "ja", "zh", "ko", "ar", "hi", "ru", "it", "nl", "tr", "uk"]
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d",
            "#bab0ac", "#1f77b4", "#8c564b"]
@@ -83,8 +78,9 @@ def agreement_heatmap(runs: list[LanguageRun], k: int) -> alt.Chart:
 st.title("Compare languages")
 st.caption("Does the assistant find the same passages whatever language the customer writes in?")
 
+_, pipeline, _ = start()
 try:
-    pipeline, collections = started_pipeline()
+    collections = [info.name for info in pipeline.store.collections()]
 except PolydeskError as exc:
     st.error(str(exc))
     st.stop()
@@ -96,7 +92,7 @@ chosen = st.multiselect("Collections", collections, default=collections[:1])
 languages = st.multiselect("Languages", LANGUAGES, default=["en", "es", "ja"])
 source = st.selectbox("Translate from", languages or ["en"], help="The version the LLM translates into the others")
 if st.button("Translate with the LLM", disabled=not languages):
-    text = st.session_state.get(QUESTION.format(source), "").strip()
+    text = st.session_state.get(COMPARE_QUESTION.format(source), "").strip()
     if not text:
         st.warning(f"Type the question in {language_name(source) or source} first.")
     else:
@@ -107,24 +103,25 @@ if st.button("Translate with the LLM", disabled=not languages):
             else:
                 for language in languages:
                     if language != source:
-                        st.session_state[QUESTION.format(language)] = translate(generator, text, language)
+                        st.session_state[COMPARE_QUESTION.format(language)] = translate(generator, text, language)
         except PolydeskError as exc:
             st.warning(f"Translation failed, type the versions yourself: {exc}")
 
 for language in languages:
-    st.text_input(f"Question in {language_name(language) or language} ({language})", key=QUESTION.format(language))
+    st.text_input(f"Question in {language_name(language) or language} ({language})",
+                  key=COMPARE_QUESTION.format(language))
 
-questions = {lang: st.session_state.get(QUESTION.format(lang), "").strip() for lang in languages}
+questions = {lang: st.session_state.get(COMPARE_QUESTION.format(lang), "").strip() for lang in languages}
 questions = {lang: text for lang, text in questions.items() if text}
 k = st.slider("Passages per language (k)", 3, 20, 10)
 if st.button("Compare", type="primary", disabled=not (questions and chosen)):
     try:
         with st.spinner("Searching and reranking in every language…"):
-            st.session_state[RUNS] = run_languages(pipeline, questions, chosen, k)
+            st.session_state[COMPARE_RUNS] = run_languages(pipeline, questions, chosen, k)
     except PolydeskError as exc:
         st.error(str(exc))
 
-runs: list[LanguageRun] = st.session_state.get(RUNS, [])
+runs: list[LanguageRun] = st.session_state.get(COMPARE_RUNS, [])
 if runs:
     reference = st.selectbox("Reference language", [run.language for run in runs])
     stats = language_stats(runs, reference, k)

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import PolydeskError
 from core.models.rerank import Reranker, make_reranker
 from core.pipeline import shared_pipeline
 from core.quality.playground import BACKENDS, BackendRanking, backend_settings, rank_with, split_passages
-from core.settings import Settings, load_settings, redact_credentials
+from core.settings import Settings, redact_credentials
+from pages._shared import PLAYGROUND_RESULTS, start
 
-st.set_page_config(page_title="Rerank playground", page_icon="🛟", layout="wide")
-
-# Session-state keys of this page
-RESULTS = "playground.results"  # list[BackendRanking] and the passages they rank
 EXAMPLE_PASSAGES = ("Send the refresh token to POST /v1/token/refresh to get a new access token.\n"
                     "Pagination uses an opaque cursor returned in next_cursor.\n"
                     "A 429 answer means too many requests: wait for the Retry-After seconds.")
@@ -38,11 +34,7 @@ def show(ranking: BackendRanking, passages: list[str]) -> None:
 st.title("Rerank playground")
 st.caption("The quick check after deploying a reranker: paste passages, see how each backend ranks them.")
 
-try:
-    settings = load_settings()
-except PolydeskError as exc:
-    st.error(str(exc))
-    st.stop()
+settings, _, _ = start(sample=False)
 
 query = st.text_input("Query", "How do I get a new access token?")
 passages_text = st.text_area("Passages: one per line, or separated by blank lines", EXAMPLE_PASSAGES, height=180)
@@ -63,10 +55,10 @@ if st.button("Rerank", type="primary", disabled=not (query.strip() and passages)
         with st.spinner(f"Scoring with the {backend} reranker…"):
             results.append(rank_with(backend, load, query.strip(), passages, instruction.strip() or
                                      settings.reranker_instruction))
-    st.session_state[RESULTS] = (results, passages)
+    st.session_state[PLAYGROUND_RESULTS] = (results, passages)
 
-if RESULTS in st.session_state:
-    results, ranked_passages = st.session_state[RESULTS]
+if PLAYGROUND_RESULTS in st.session_state:
+    results, ranked_passages = st.session_state[PLAYGROUND_RESULTS]
     for column, ranking in zip(st.columns(len(results)), results, strict=True):
         with column:
             show(ranking, ranked_passages)

@@ -6,14 +6,9 @@ import altair as alt
 import streamlit as st
 
 from core.errors import PolydeskError
-from core.pipeline import started_pipeline
 from core.quality.evaluate import DEFAULT_KS, STAGES, EvalReport, evaluate
 from core.quality.qrels import parse_qrels
-
-st.set_page_config(page_title="Evaluate", page_icon="🛟", layout="wide")
-
-# Session-state keys of this page
-RUNS = "evaluate.runs"  # dict[label, EvalReport], oldest first
+from pages._shared import EVALUATE_RUNS, start
 
 
 def metric_chart(report: EvalReport, metric: str) -> alt.Chart:
@@ -42,8 +37,9 @@ def run_difference(before: EvalReport, after: EvalReport, metric: str) -> list[d
 st.title("Evaluate")
 st.caption("How well each search stage finds the labelled passages, language by language.")
 
+_, pipeline, _ = start()
 try:
-    pipeline, collections = started_pipeline()
+    collections = [info.name for info in pipeline.store.collections()]
 except PolydeskError as exc:
     st.error(str(exc))
     st.stop()
@@ -58,7 +54,7 @@ stages = st.multiselect("Stages", STAGES, default=list(STAGES))
 ks = st.multiselect("Recall@k cut-offs", [1, 3, 5, 10, 20], default=list(DEFAULT_KS))
 by = st.radio("Group by", ["language", "pair"], horizontal=True,
               help="pair: the query's language and the relevant passage's language")
-runs: dict[str, EvalReport] = st.session_state.setdefault(RUNS, {})
+runs: dict[str, EvalReport] = st.session_state.setdefault(EVALUATE_RUNS, {})
 label = st.text_input("Name of this run", f"run {len(runs) + 1}")
 
 if st.button("Run", type="primary", disabled=not (stages and ks and upload)):

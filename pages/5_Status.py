@@ -6,12 +6,10 @@ import streamlit as st
 
 from core.errors import PolydeskError
 from core.ops.doctor import diagnose
-from core.pipeline import SAMPLE_COLLECTION, Pipeline, sample_ingest, shared_pipeline
-from core.settings import load_settings
+from core.pipeline import Pipeline
+from pages._shared import ingest_sample, report_sample, start
 
 STATE_ICONS = {"ok": "✅", "warn": "⚠️", "fail": "❌"}
-
-st.set_page_config(page_title="Polydesk status", page_icon="🛟", layout="wide")
 
 
 def load_and_check(pipeline: Pipeline) -> None:
@@ -31,12 +29,7 @@ st.title("Status")
 st.caption("Multilingual answers from your API documentation. This page checks what it uses, like "
            "`polydesk doctor`.")
 
-try:
-    settings = load_settings()
-except PolydeskError as exc:
-    st.error(str(exc))
-    st.stop()
-pipeline = shared_pipeline(settings)
+settings, pipeline, begun = start(sample=False)
 
 if st.button("Load the models and run a check", type="primary"):
     try:
@@ -46,11 +39,9 @@ if st.button("Load the models and run a check", type="primary"):
 
 collections_error: PolydeskError | None = None
 try:
-    with st.spinner("First start: ingesting the sample documentation…"):
-        report = sample_ingest(settings)
-    if report is not None:
-        st.info(f"Ingested the sample documentation into `{SAMPLE_COLLECTION}`: {len(report.files)} files, "
-                f"{report.totals()['added']} chunks.")
+    ingest_sample(begun)
+    if done := report_sample(begun.sample_report):
+        st.info(done)
     collections = pipeline.store.collections()
 except PolydeskError as exc:
     collections, collections_error = [], exc

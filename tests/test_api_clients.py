@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import httpx
 import pytest
 from openai import AuthenticationError, NotFoundError, OpenAI
@@ -15,10 +13,6 @@ from core.pipeline import Pipeline
 from tests.api_support import serve_app, sse_events
 from tests.conftest import SAMPLE, tiny_settings
 from tests.fake_servers import serve
-
-needs_reply = pytest.mark.skipif(not hasattr(Pipeline, "reply"), reason="Pipeline.reply (ticket replies) not merged")
-needs_conversation = pytest.mark.skipif("conversation" not in inspect.signature(Pipeline.ask).parameters,
-                                        reason="Pipeline.ask(conversation=...) not merged")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +60,6 @@ def test_openai_sdk_sees_json_errors(api):
         good.chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}])
 
 
-@needs_conversation
 def test_conversation_is_passed_to_the_pipeline(api):
     body = {"question": "有効期限は？", "conversation": [
         {"role": "user", "content": "アクセストークンを更新するには？"},
@@ -76,7 +69,6 @@ def test_conversation_is_passed_to_the_pipeline(api):
     assert answer["search_query"] != "有効期限は？"
 
 
-@needs_reply
 def test_webhook_writes_the_draft_back_as_a_private_note(api):
     with serve(lambda body: (201, b'{"id": 7}')) as (helpdesk, notes):
         receiver = create_webhook_app(api["url"], api["key"], helpdesk, "hd-token", "s3cret")

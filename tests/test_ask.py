@@ -37,6 +37,21 @@ def ask(question: str = QUESTION) -> AppTest:
     return app
 
 
+def passages(app: AppTest) -> list:
+    """The passage expanders under the answers, labelled "[n] file › section"."""
+    return [e for e in app.expander if e.label.startswith("[")]
+
+
+def button(app: AppTest, label: str):
+    """The first button with this label."""
+    return next(b for b in app.button if b.label == label)
+
+
+def labelled(app: AppTest, text: str) -> int:
+    """How many markdown and caption elements contain text."""
+    return sum(text in e.value for e in [*app.markdown, *app.caption])
+
+
 def test_streamed_answer_with_citations_and_feedback(app_env, monkeypatch):
     with serve_chat(lambda _r: ChatReply(events=sse_events(["Access tokens ", "last one hour [1].", " See [7]."]))) \
             as (url, seen):
@@ -47,16 +62,20 @@ def test_streamed_answer_with_citations_and_feedback(app_env, monkeypatch):
     request = seen[0]
     assert request["stream"] is True and request["model"] == "Qwen/Qwen3-8B"
     assert QUESTION in request["messages"][-1]["content"]
-    assert len(app.expander) == 1 and app.expander[0].label.startswith("[1] ")
+    labels = [e.label for e in passages(app)]
+    assert len(labels) == 3 and labels[0].startswith("[1] ") and not labels[0].endswith("not cited")
+    assert all(label.endswith(" · not cited") for label in labels[1:]), "passages sent but not cited are listed"
     assert any("[7]" in w.value for w in app.warning), "a marker that points nowhere is flagged"
     timings = app.caption[-1].value if "total" in app.caption[-1].value else " ".join(c.value for c in app.caption)
     assert "LLM first token" in timings and "reranked" in timings
-    app.radio[0].set_value("👎")
-    app.text_input[0].set_value("Too short")
-    app.button[-1].click().run()
-    assert [s.value for s in app.success] == ["Thank you, feedback saved."]
+    assert "model loading" in timings and "language detection" in timings
+    button(app, "👍").click().run()
+    button(app, "👎").click().run()
+    app.text_input(key=next(t.key for t in app.text_input if t.key.startswith("comment-"))).set_value("Too short")
+    button(app, "Send comment").click().run()
+    assert [s.value for s in app.success] == ["Thank you, comment saved."]
     stored = FeedbackStore(app_env).recent()
-    assert len(stored) == 1 and stored[0].rating == -1 and stored[0].comment == "Too short"
+    assert len(stored) == 1 and stored[0].rating == -1 and stored[0].comment == "Too short", "one rating per answer"
     assert stored[0].question == QUESTION and stored[0].llm_model == "Qwen/Qwen3-8B"
     assert [c.marker for c in stored[0].citations] == [1] and "reranked" in stored[0].timings_ms
 
@@ -65,15 +84,17 @@ def test_unreachable_llm_gives_the_extractive_answer(app_env, monkeypatch):
     monkeypatch.setenv("POLYDESK_LLM_URL", refused_url())
     monkeypatch.setenv("POLYDESK_HTTP_RETRIES", "0")
     app = ask()
-    assert any("No generated answer" in c.value for c in app.caption)
+    assert labelled(app, "No generated answer") == 1
     assert any("The language model failed" in w.value for w in app.warning)
-    assert len(app.expander) == 3
+    assert len(passages(app)) == 3
 
 
 def test_llm_off_is_extractive_without_a_warning(app_env, monkeypatch):
     monkeypatch.setenv("POLYDESK_LLM", "off")
     app = ask()
-    assert any("No generated answer" in c.value for c in app.caption) and not app.warning
+    assert labelled(app, "No generated answer") == 1 and not app.warning
+    assert len(passages(app)) == 3
+    assert all(not e.markdown for e in passages(app)), "the answer quotes each passage: the expanders do not again"
 
 
 def test_unreachable_reranker_keeps_the_fused_order(app_env, monkeypatch):
@@ -82,7 +103,7 @@ def test_unreachable_reranker_keeps_the_fused_order(app_env, monkeypatch):
     monkeypatch.setenv("POLYDESK_HTTP_RETRIES", "0")
     app = ask()
     assert any("Reranking skipped, results in fused order" in w.value for w in app.warning)
-    assert all("not reranked" in e.children[0].value for e in app.expander if e.children)
+    assert all("not reranked" in e.children[0].value for e in passages(app) if e.children)
 
 
 def test_unreachable_embedding_server_gives_lexical_results(app_env, monkeypatch, embedder_dir):
@@ -92,7 +113,7 @@ def test_unreachable_embedding_server_gives_lexical_results(app_env, monkeypatch
     monkeypatch.setenv("POLYDESK_HTTP_RETRIES", "0")
     app = ask("ERR_TOKEN_EXPIRED")
     assert any("Dense retrieval skipped, lexical results only" in w.value for w in app.warning)
-    assert len(app.expander) == 3
+    assert len(passages(app)) == 3
 
 
 def test_unreachable_chroma_is_a_clear_error(app_env, monkeypatch):

@@ -187,26 +187,28 @@ def test_status_page_shows_the_failed_probe(monkeypatch, tmp_path, embedder_dir)
     assert any("every passage gets 0.5" in w.value for w in app.warning)
 
 
-def test_ask_sidebar_shows_the_doctor(monkeypatch, tmp_path, embedder_dir):
+def health_lines(app: AppTest) -> list[str]:
+    """The sidebar's health light: captions that start with a coloured dot."""
+    return [c.value for c in app.sidebar.caption if c.value[:1] in "🟢🟠🔴"]
+
+
+def test_ask_sidebar_keeps_one_health_line(monkeypatch, tmp_path, embedder_dir):
     with fake_vllm_reranker("r", constant(0.5)) as url:
         page_env(monkeypatch, tmp_path, embedder_dir, url)
         app = AppTest.from_file(ASK_PAGE, default_timeout=120).run()
     assert not app.exception
-    captions = [c.value for c in app.sidebar.caption]
-    assert any(c.startswith("🔴 **reranker probe**") and "every passage gets 0.5" in c for c in captions)
-    assert any(c.startswith("🟢 **embedding**") for c in captions)
+    assert health_lines(app) == ["🟢 All systems ready"]
+    sidebar = " ".join(c.value for c in app.sidebar.caption)
+    assert str(embedder_dir) not in sidebar and "**embedding**" not in sidebar, "model paths are on Status only"
 
 
-def test_ask_sidebar_probes_an_in_process_reranker_on_request(monkeypatch, tmp_path, reranker_dir, embedder_dir):
-    page_env(monkeypatch, tmp_path, embedder_dir, "")
-    monkeypatch.setenv("POLYDESK_RERANKER_MODEL", str(reranker_dir))
+def test_ask_sidebar_points_to_the_status_page_when_a_check_fails(monkeypatch, tmp_path, embedder_dir):
+    page_env(monkeypatch, tmp_path, embedder_dir, refused_url())
+    monkeypatch.setenv("POLYDESK_HTTP_RETRIES", "0")
     app = AppTest.from_file(ASK_PAGE, default_timeout=120).run()
     assert not app.exception
-    assert not any("reranker probe" in c.value for c in app.sidebar.caption)
-    app.sidebar.button[0].click().run()
-    assert not app.exception
-    probe = [c.value for c in app.sidebar.caption if "**reranker probe**" in c.value]
-    assert len(probe) == 1 and "relevant passage" in probe[0] and not probe[0].startswith("🔴")
+    [line] = health_lines(app)
+    assert line.startswith("🔴 ") and line.endswith("need attention: see the Status page")
 
 
 @pytest.mark.vllm

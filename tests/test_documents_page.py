@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from core.admin.auth import AdminSession, hash_password, login_throttle
 from core.admin.documents import shared_document_admin
 from core.settings import load_settings
+from tests.test_ask_desk import blocks
 
 APP = str(Path(__file__).resolve().parents[1] / "pages" / "1_Documents.py")
 PASSWORD = "correct horse battery staple"
@@ -251,3 +252,32 @@ def test_a_base_url_given_with_the_upload_links_every_chunk(page_env):
     assert admin.links("webhooks").base_url == "https://docs.example.com/help/"
     chunks = admin.pipeline.store.all_chunks("webhooks")
     assert chunks and all(c.url.startswith("https://docs.example.com/help/webhooks/") for c in chunks)
+def test_feedback_review_lists_answers_that_need_a_look(page_env, monkeypatch):
+    from core.answers.feedback import FeedbackStore
+    from tests.test_feedback import entry
+
+    url = f"sqlite:///{page_env / 'feedback.db'}"
+    monkeypatch.setenv("POLYDESK_DATABASE_URL", url)
+    store = FeedbackStore(url)
+    store.record(entry(question="Combien de temps dure un jeton ?", rating=-1, answer_id="a", answer_language="fr",
+                       comment="La durée manque."))
+    store.record(entry(question="How do I refresh a token?", answer_id="b"))
+    store.close()
+    app = signed_in()
+    assert [t.label for t in app.tabs] == ["Upload", "Collections", "Feedback"]
+    review = next(d.value for d in app.dataframe if "question" in d.value.columns)
+    assert list(review["question"]) == ["Combien de temps dure un jeton ?"]
+    assert list(review["comment"]) == ["La durée manque."] and list(review["reasons"]) == ["rated down"]
+    assert any("1 of the 2 newest rated answers" in c.value for c in app.caption)
+    assert app.get("download_button")
+    app.multiselect(key="review-languages").set_value(["en"]).run()
+    assert not any("question" in d.value.columns for d in app.dataframe)
+
+
+def test_the_chunk_browser_reads_arabic_right_to_left(page_env):
+    text = ("# الخطافات\n\nيوقّع Parcelio كل خطاف باستخدام `HMAC-SHA256` في الترويسة "
+            "`X-Parcelio-Signature`، فتحقّق منها قبل معالجة الحدث.\n")
+    app = upload(signed_in(), [("webhooks-ar.md", text.encode(), "text/markdown")])
+    assert not app.exception
+    rtl = [b for b in blocks(app.main) if "dir-rtl-chunk-" in getattr(b.proto, "id", "")]
+    assert rtl and any("`X-Parcelio-Signature`" in m.value for m in rtl[0].markdown), "code spans kept as written"

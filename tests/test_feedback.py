@@ -243,3 +243,35 @@ def test_database_rejects_bad_ratings_written_around_the_dataclass(tmp_path, sto
         raw.execute("INSERT INTO feedback (created_at, rating, question, answer_text, collections, citations, "
                     "embedding_model, reranker_model, llm_model, timings_ms, comment) "
                     "VALUES ('2025-01-01 00:00:00', 5, 'q', 'a', '[]', '[]', 'e', 'r', 'l', '{}', '')")
+
+
+def test_a_second_rating_of_the_same_answer_replaces_the_first(store):
+    first = store.record(entry(rating=1, answer_id="answer-1", comment=""))
+    other = store.record(entry(rating=1, answer_id="answer-2"))
+    again = store.record(entry(rating=-1, answer_id="answer-1", comment="Falta el plazo de caducidad."))
+    assert again == first != other
+    got = {e.answer_id: e for e in store.recent()}
+    assert len(got) == 2 and got["answer-1"].rating == -1
+    assert got["answer-1"].comment == "Falta el plazo de caducidad." and got["answer-1"].best_rerank_score == 0.97
+
+
+def test_a_database_of_the_older_schema_is_upgraded_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE feedback (id INTEGER PRIMARY KEY, created_at DATETIME NOT NULL, rating SMALLINT "
+                    "NOT NULL, question TEXT NOT NULL, answer_text TEXT NOT NULL, answer_language VARCHAR(64), "
+                    "collections JSON NOT NULL, citations JSON NOT NULL, embedding_model TEXT NOT NULL, "
+                    "reranker_model TEXT NOT NULL, llm_model TEXT NOT NULL, timings_ms JSON NOT NULL, "
+                    "comment TEXT NOT NULL)")
+        raw.execute("INSERT INTO feedback (created_at, rating, question, answer_text, collections, citations, "
+                    "embedding_model, reranker_model, llm_model, timings_ms, comment) "
+                    "VALUES ('2025-01-01 00:00:00', 1, 'alt', 'a', '[]', '[]', 'e', 'r', 'l', '{}', '')")
+    upgraded = FeedbackStore(f"sqlite:///{path}")
+    try:
+        upgraded.record(entry(answer_id="a-1"))
+        upgraded.record(entry(rating=-1, answer_id="a-1"))
+        assert sorted((e.question, e.answer_id, e.rating) for e in upgraded.recent()) == [
+            ("How do I refresh a token?", "a-1", -1), ("alt", None, 1)]
+    finally:
+        upgraded.close()
+    FeedbackStore(f"sqlite:///{path}").close()  # opening an upgraded database again changes nothing

@@ -1,4 +1,4 @@
-"""Thumbs up/down feedback on answers, kept in any SQLAlchemy database (SQLite file by default)."""
+"""Thumbs up/down feedback on answers, one rating per answer, kept in any SQLAlchemy database (SQLite by default)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Engine,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -26,11 +27,14 @@ from sqlalchemy import (
     Text,
     create_engine,
     insert,
+    inspect,
     make_url,
     select,
+    text,
+    update,
 )
 from sqlalchemy.engine import URL, Row
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from core.errors import BackendUnavailable, ConfigError
 from core.types import Answer, Citation
@@ -59,9 +63,13 @@ feedback_table = Table(
     Column("llm_model", Text, nullable=False),
     Column("timings_ms", JSON, nullable=False),
     Column("comment", Text, nullable=False),
+    Column("answer_id", String(64), nullable=True),  # added later: rows of older databases have none
+    Column("best_rerank_score", Float, nullable=True),  # the best score of the passages sent to the LLM
     CheckConstraint("rating IN (-1, 1)", name="ck_feedback_rating"),
     Index("ix_feedback_created_at", "created_at"),
 )
+answer_id_index = Index("ux_feedback_answer_id", feedback_table.c.answer_id, unique=True)
+ADDED_COLUMNS = {"answer_id": "VARCHAR(64)", "best_rerank_score": "FLOAT"}  # added to older databases on open
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,8 @@ class FeedbackEntry:
     timings_ms: dict[str, float]
     rating: int
     comment: str = ""
+    answer_id: str | None = None  # a second rating of the same answer replaces the first
+    best_rerank_score: float | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     id: int | None = None
 
@@ -137,7 +147,8 @@ class FeedbackEntry:
 
     @classmethod
     def from_answer(cls, question: str, answer: Answer, collections: Sequence[str], models: Mapping[str, str],
-                    timings_ms: Mapping[str, float], rating: int, comment: str = "") -> FeedbackEntry:
+                    timings_ms: Mapping[str, float], rating: int, comment: str = "",
+                    answer_id: str | None = None) -> FeedbackEntry:
         """Feedback on a finished answer; models maps "embedding", "reranker" and optionally "llm" to model ids."""
         unknown = sorted(set(models) - set(MODEL_ROLES))
         missing = [role for role in ("embedding", "reranker") if role not in models]
@@ -156,7 +167,16 @@ class FeedbackEntry:
             timings_ms=dict(timings_ms),
             rating=rating,
             comment=comment,
+            answer_id=answer_id,
+            best_rerank_score=best_rerank_score(answer),
         )
+
+
+def best_rerank_score(answer: Answer) -> float | None:
+    """The best rerank score among the passages sent to the LLM (or cited, for older answers), None if unscored."""
+    candidates = [*getattr(answer, "passages", ()), *(c.candidate for c in answer.citations)]
+    scores = [c.rerank_score for c in candidates if c.rerank_score is not None]
+    return max(scores) if scores else None
 
 
 class FeedbackStore:
@@ -168,12 +188,38 @@ class FeedbackStore:
         self._engine = _open_engine(parsed, self.location)
         with self._database_errors():
             metadata.create_all(self._engine)
+            self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a database made by an older version up to date: new nullable columns, the answer id index."""
+        with self._engine.begin() as connection:
+            present = {column["name"] for column in inspect(connection).get_columns("feedback")}
+            for name, sql_type in ADDED_COLUMNS.items():
+                if name not in present:
+                    connection.execute(text(f"ALTER TABLE feedback ADD COLUMN {name} {sql_type}"))
+            answer_id_index.create(connection, checkfirst=True)
 
     def record(self, entry: FeedbackEntry) -> int:
-        """Store one entry and return its id (assigned by the database)."""
+        """Store one entry and return its id; a rating of an answer already rated replaces the earlier one."""
         values = asdict(entry)
         values.pop("id")
-        with self._database_errors(), self._engine.begin() as connection:
+        with self._database_errors():
+            try:
+                return self._write(values)
+            except IntegrityError:  # another writer rated the same answer at the same moment: replace theirs
+                if entry.answer_id is None:
+                    raise
+                return self._write(values)
+
+    def _write(self, values: dict[str, Any]) -> int:
+        """Update the row of this answer id, or insert a new one; returns the row's id."""
+        with self._engine.begin() as connection:
+            if values["answer_id"] is not None:
+                same = feedback_table.c.answer_id == values["answer_id"]
+                found = connection.execute(select(feedback_table.c.id).where(same)).scalar_one_or_none()
+                if found is not None:
+                    connection.execute(update(feedback_table).where(same).values(**values))
+                    return int(found)
             result = connection.execute(insert(feedback_table).values(**values))
             return int(result.inserted_primary_key[0])
 

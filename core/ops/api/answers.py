@@ -16,7 +16,7 @@ from core.ops.api.errors import ApiError
 from core.ops.api.keys import ApiKey
 from core.ops.api.security import AskKey
 from core.pipeline import Pipeline
-from core.types import Answer, Candidate
+from core.types import Answer, Candidate, Turn
 
 MAX_QUESTION_CHARS = 4000
 MAX_MESSAGE_CHARS = 20_000  # a pasted customer ticket
@@ -89,16 +89,16 @@ def passage_json(candidate: Candidate, marker: int | None = None) -> dict:
     """A passage with where it is, its link and its scores."""
     chunk = candidate.chunk
     data = {"text": chunk.text, "source": chunk.source, "section": " › ".join(chunk.heading_path),
-            "url": getattr(chunk, "url", ""), "language": chunk.language, "collection": candidate.collection,
+            "url": chunk.url, "language": chunk.language, "collection": candidate.collection,
             "score": candidate.rerank_score if candidate.rerank_score is not None else candidate.fused_score}
     return data if marker is None else {"marker": marker, **data}
 
 
 def answer_json(answer_id: str, answer: Answer, run: AnswerRun) -> dict:
     """An answer, its citations, the passages it was made from, warnings and timings."""
-    passages = getattr(answer, "passages", ()) or run.passages
+    passages = answer.passages or run.passages
     return {"answer_id": answer_id, "answer": answer.text, "language": answer.language, "mode": answer.mode,
-            "model": answer.model, "search_query": getattr(answer, "search_query", "") or run.search.query,
+            "model": answer.model, "search_query": answer.search_query or run.search.query,
             "citations": [passage_json(c.candidate, c.marker) for c in answer.citations],
             "passages": [passage_json(p) for p in passages], "warnings": list(answer.warnings),
             "timings_ms": {k: round(v, 2) for k, v in run.timings_ms.items()}}
@@ -107,10 +107,6 @@ def answer_json(answer_id: str, answer: Answer, run: AnswerRun) -> dict:
 def start_answer(pipeline: Pipeline, question: str, collections: list[str], language: str | None,
                  conversation: Sequence[tuple[str, str]]) -> AnswerRun:
     """Pipeline.ask, with the earlier turns when there are some."""
-    if not conversation:
-        return pipeline.ask(question, collections, language)
-    from core.types import Turn  # part of the conversation interface of core.types
-
     turns = [Turn(role, content) for role, content in conversation]
     return pipeline.ask(question, collections, language, conversation=turns)
 
@@ -166,7 +162,7 @@ def replies(body: ReplyRequest, request: Request, key: AskKey) -> dict:
     return {"answer_id": answer_id, "language": reply.language, "questions": list(reply.questions),
             "draft": draft.text, "mode": draft.mode,
             "citations": [passage_json(c.candidate, c.marker) for c in draft.citations],
-            "passages": [passage_json(p) for p in getattr(draft, "passages", ())],
+            "passages": [passage_json(p) for p in draft.passages],
             "warnings": [*reply.warnings, *draft.warnings]}
 
 

@@ -1,0 +1,87 @@
+"""What every page shares: the one start-up, the session-state keys, and text shown in its own direction."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.answers.safe_markdown import safe_markdown
+from core.errors import PolydeskError
+from core.knowledge.ingest.run import IngestReport, Progress
+from core.ops.startup import Startup, startup
+from core.pipeline import Pipeline
+from core.settings import Settings, load_settings
+
+# Session-state keys of every page, in one place.
+ASK_HISTORY = "ask_history"  # list[AskTurn] of this browser session's conversation
+ASK_TRANSLATIONS = "ask_translations"  # {(turn, marker): translated text}
+ASK_REPLIES = "ask_replies"  # list[TicketTurn] of the ticket mode
+ASK_RATINGS = "ask_ratings"  # {answer id: rating} given in this browser session
+ADMIN = "admin_session"  # the AdminSession of this browser session; only a successful sign-in sets it
+DOCUMENTS_PENDING = "documents_pending"  # ("remove", collection, source) | ("delete", collection) to confirm
+DOCUMENTS_NOTICE = "documents_notice"  # a success message to show after the rerun that follows an action
+DOCUMENTS_POLLING = "documents_polling"  # True while the jobs panel refreshes itself
+PLAYGROUND_RESULTS = "playground.results"  # list[BackendRanking] and the passages they rank
+COMPARE_RUNS = "compare.runs"  # list[LanguageRun] of the last comparison
+COMPARE_QUESTION = "compare.question.{}"  # the question's version in one language
+EVALUATE_RUNS = "evaluate.runs"  # dict[label, EvalReport], oldest first
+
+RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur"})
+DIRECTION_STYLE = """<style>
+[class*="st-key-dir-rtl"] { direction: rtl; text-align: right; }
+[class*="st-key-dir-auto"] p, [class*="st-key-dir-auto"] li { unicode-bidi: plaintext; }
+[class*="st-key-dir-"] code { direction: ltr; unicode-bidi: isolate; }
+</style>"""
+
+
+def start(sample: bool = True, load_models: bool = False) -> tuple[Settings, Pipeline, Startup]:
+    """Settings, the process's pipeline and its start-up; the page stops with the reason when Polydesk cannot start.
+    sample: ingest the sample documentation into an empty store first, showing its progress; load_models: start
+    loading the models in the background."""
+    try:
+        settings = load_settings()
+        begun = startup(settings)
+        if sample:
+            ingest_sample(begun)
+    except PolydeskError as exc:
+        st.error(f"Polydesk cannot start: {exc}")
+        st.stop()
+    if load_models:
+        begun.load_in_background()
+    return settings, begun.pipeline, begun
+
+
+def ingest_sample(begun: Startup) -> None:
+    """The first-start sample ingest, its files done shown as they go (once per process; later visits skip it)."""
+    if begun.sample_report is not None or begun.pipeline.store.collections():
+        begun.ingest_sample()
+        return
+    with st.status("First start: ingesting the sample documentation…") as status:
+        begun.ingest_sample(lambda p: status.update(label=ingest_label(p)))
+        done = report_sample(begun.sample_report)
+        if done:
+            status.update(label=done, state="complete")
+
+
+def ingest_label(progress: Progress) -> str:
+    """The sample ingest's progress in words: files done, the file and its stage."""
+    return (f"First start: ingesting the sample documentation, {progress.done} of {progress.total} files done "
+            f"({progress.source}: {progress.stage})…")
+
+
+def direction(language: str | None) -> str:
+    """"rtl" for Arabic, Hebrew, Persian and Urdu, else "auto" (each paragraph follows its first strong letter)."""
+    return "rtl" if language in RTL_LANGUAGES else "auto"
+
+
+def show_text(text: str, language: str | None, key: str) -> None:
+    """Markdown laid out in its language's direction, inline code kept left to right."""
+    st.markdown(DIRECTION_STYLE, unsafe_allow_html=True)
+    with st.container(key=f"dir-{direction(language)}-{key}"):
+        st.markdown(safe_markdown(text))
+
+
+def report_sample(report: IngestReport | None) -> str | None:
+    """A line about the first-start sample ingest, or None when there was none."""
+    if report is None:
+        return None
+    return f"Ingested the sample documentation: {len(report.files)} files, {report.totals()['added']} chunks."
