@@ -9,6 +9,7 @@ import zipfile
 import httpx
 import pytest
 
+from core.answers.feedback import FeedbackStore
 from core.ops.api.app import create_app
 from core.ops.api.keys import KeyStore
 from core.pipeline import Pipeline
@@ -156,6 +157,8 @@ def test_feedback_second_rating_replaces_the_first(api):
     assert second.status_code == 200
     logged = api["app"].state.answer_log.get(answer_id)
     assert (logged["rating"], logged["comment"]) == (-1, "falta el límite")
+    reviewed = [e for e in FeedbackStore(api["database"]).recent() if e.answer_id == f"api-{answer_id}"]
+    assert [(e.rating, e.comment) for e in reviewed] == [(-1, "falta el límite")]
     assert_error(call(api, "POST", "/api/v1/feedback", json={"answer_id": "nope", "rating": 1}), 404, "nope")
     assert_error(call(api, "POST", "/api/v1/feedback", json={"answer_id": answer_id, "rating": 5}), 422, "rating")
 

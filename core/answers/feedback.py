@@ -174,7 +174,7 @@ class FeedbackEntry:
 
 def best_rerank_score(answer: Answer) -> float | None:
     """The best rerank score among the passages sent to the LLM (or cited, for older answers), None if unscored."""
-    candidates = [*getattr(answer, "passages", ()), *(c.candidate for c in answer.citations)]
+    candidates = [*answer.passages, *(c.candidate for c in answer.citations)]
     scores = [c.rerank_score for c in candidates if c.rerank_score is not None]
     return max(scores) if scores else None
 

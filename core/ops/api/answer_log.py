@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import JSON, Column, DateTime, MetaData, SmallInteger, String, Table, Text, insert, select, update
 
-from core.answers.feedback import MAX_COMMENT_CHARS, CitedPassage, _open_engine, _parse_url
+from core.answers.feedback import MAX_COMMENT_CHARS, CitedPassage, FeedbackEntry, _open_engine, _parse_url
 from core.types import Answer
 
 metadata = MetaData()
@@ -69,6 +69,21 @@ class AnswerLog:
         with self._engine.connect() as connection:
             row = connection.execute(select(api_answers).where(api_answers.c.answer_id == answer_id)).first()
         return None if row is None else row._asdict()
+
+    def feedback_entry(self, answer_id: str) -> FeedbackEntry | None:
+        """A rated answer as the feedback review keeps it (the Ask page's ratings table), or None if unrated."""
+        row = self.get(answer_id)
+        if row is None or row["rating"] is None:
+            return None
+        citations = tuple(CitedPassage(**c) for c in row["citations"])
+        scores = [c.rerank_score for c in citations if c.rerank_score is not None]
+        models = row["models"]
+        return FeedbackEntry(
+            question=row["question"], answer_text=row["answer_text"], answer_language=row["answer_language"],
+            citations=citations, collections=tuple(row["collections"]), embedding_model=models.get("embedding", ""),
+            reranker_model=models.get("reranker", ""), llm_model=models.get("llm", row["mode"]),
+            timings_ms=row["timings_ms"], rating=row["rating"], comment=row["comment"],
+            answer_id=f"api-{answer_id}", best_rerank_score=max(scores) if scores else None)
 
     def close(self) -> None:
         """Release the engine's connections."""

@@ -171,4 +171,7 @@ def feedback(body: FeedbackRequest, request: Request, key: AskKey) -> dict:
     """Rate an answer the API gave (1 or -1, with an optional comment); rating it again replaces the rating."""
     if not request.app.state.answer_log.rate(body.answer_id, body.rating, body.comment):
         raise ApiError(404, f"No answer with answer_id {body.answer_id!r}: use the answer_id of an API answer.")
+    entry = request.app.state.answer_log.feedback_entry(body.answer_id)
+    if entry is not None:  # the Documents page's feedback review reads API ratings beside the Ask page's
+        request.app.state.pipeline.feedback.record(entry)
     return {"answer_id": body.answer_id, "rating": body.rating, "comment": body.comment}
