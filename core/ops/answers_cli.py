@@ -10,8 +10,9 @@ from pathlib import Path
 from core.answers.conversation import read_turns
 from core.answers.ticket import MAX_TICKET_CHARS
 from core.errors import BadInput
+from core.ops.terminal import preview
 from core.settings import load_settings
-from core.types import Answer, Candidate, Turn
+from core.types import Answer, Candidate, SearchResult, Turn
 
 
 def passage_json(candidate: Candidate) -> dict:
@@ -83,3 +84,59 @@ def reply_command(args: argparse.Namespace) -> int:
         chunk = citation.candidate.chunk
         print(f"[{citation.marker}] {chunk.url or chunk.source + '#' + chunk.anchor}")
     return 0
+
+
+def search_command(args: argparse.Namespace) -> int:
+    """Print the best passages with their scores at every stage."""
+    from core.pipeline import Pipeline
+
+    result = Pipeline(load_settings()).search(args.question, args.collections, args.languages, args.top_n)
+    if args.json:
+        print(json.dumps(search_json(result), ensure_ascii=False, indent=2))
+        return 0
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"question language: {result.query_language or 'unknown'}")
+    for c in result.candidates:
+        rerank = f"{c.rerank_score:.3f}" if c.rerank_score is not None else "-"
+        ranks = f"fused #{c.fused_rank}  dense #{c.dense_rank or '-'}  lexical #{c.lexical_rank or '-'}"
+        print(f"\n#{c.rerank_rank or c.fused_rank}  rerank {rerank}  {ranks}  [{c.chunk.language or '?'}]  "
+              f"{c.chunk.source}#{c.chunk.anchor}")
+        print(f"    {preview(c.chunk.text, 160)}" + (f"\n    {c.chunk.url}" if c.chunk.url else ""))
+    print("\nms: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings_ms.items()))
+    return 0
+
+
+def ask_command(args: argparse.Namespace) -> int:
+    """Stream the answer, then its sources and timings."""
+    from core.pipeline import Pipeline
+
+    conversation = read_conversation(args.conversation)
+    run = Pipeline(load_settings()).ask(args.question, args.collections, args.language, conversation)
+    if args.json:
+        answer = run.answer()
+        print(json.dumps({"question": args.question, **answer_json(answer, run.timings_ms)},
+                         ensure_ascii=False, indent=2))
+        return 0
+    for piece in run.stream():
+        print(piece, end="", flush=True)
+    answer = run.answer()
+    print("\n")
+    for warning in answer.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for citation in answer.citations:
+        chunk = citation.candidate.chunk
+        print(f"[{citation.marker}] {chunk.source}#{chunk.anchor}  ({chunk.language or '?'})  "
+              f"{' > '.join(chunk.heading_path)}" + (f"\n    {chunk.url}" if chunk.url else ""))
+    print("\nms: " + ", ".join(f"{k} {v:.1f}" for k, v in run.timings_ms.items()))
+    return 0
+
+
+def search_json(result: SearchResult) -> dict:
+    """A search result as plain data."""
+    from dataclasses import asdict
+
+    return {"query": result.query, "query_language": result.query_language, "warnings": list(result.warnings),
+            "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+            "candidates": [{**asdict(c), "chunk": {**asdict(c.chunk), "extra": dict(c.chunk.extra)}}
+                           for c in result.candidates]}
