@@ -10,6 +10,7 @@ from core.errors import BadInput
 
 INDEX_STEMS = {"index", "_index", "readme"}  # pages served as their folder
 UNLINKED_SUFFIXES = {".json", ".yaml", ".yml"}  # API specifications are not published as pages
+PAGE_SUFFIXES = {".md", ".mdx", ".markdown", ".html", ".htm", ".rst"}  # rendered as pages; other files as they are
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,15 @@ def check_links(links: SiteLinks) -> SiteLinks:
 
 
 def page_path(source: str, links: SiteLinks) -> str:
-    """The page's path below the base URL: extension dropped, index/_index/README as their folder."""
+    """The page's path below the base URL: extension dropped, index/_index/README as their folder; a PDF, .docx
+    or text file keeps its name, since sites serve such files as they are."""
     path = PurePosixPath(source)
     folders = list(path.parts[:-1])
     default = links.default_language_folder.casefold()
     if default and default in (f.casefold() for f in folders):
         folders.pop([f.casefold() for f in folders].index(default))
+    if path.suffix.lower() not in PAGE_SUFFIXES:
+        return "/".join([*folders, path.name])
     if path.stem.casefold() in INDEX_STEMS:
         return "".join(f"{f}/" for f in folders)
     leaf = path.stem + (links.extension or "/")
