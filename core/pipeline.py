@@ -145,6 +145,7 @@ class Pipeline:
             conversation: Sequence[Turn] | None = None) -> AnswerRun:
         """Search (a follow-up made standalone from the conversation), then an answer to stream from the top
         passages, in `language`, else the question's."""
+        check_question(question, self.settings.max_question_chars)
         turns = check_turns(conversation or ())
         start = time.perf_counter()
         query, notes = standalone_query(question, turns, self._optional_generator() if turns else None)

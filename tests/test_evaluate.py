@@ -128,7 +128,7 @@ def eval_env(monkeypatch, tmp_path, parallel_corpus, reranker_dir, embedder_dir)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     report = Pipeline(load_settings()).ingest([parallel_corpus], "tokens")
-    assert [f.status for f in report.files] == ["ok", "ok", "failed"]  # manifest.jsonl is not a document
+    assert [f.status for f in report.files] == ["ok", "ok", "skipped"]  # manifest.jsonl is not a document
     assert main(["eval-build", str(parallel_corpus), "--out", str(tmp_path / "qrels.jsonl")]) == 0
     return env
 

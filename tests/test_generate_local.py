@@ -21,7 +21,8 @@ MAX_NEW_TOKENS = 16
 @pytest.fixture(scope="module")
 def local_chat(chat_model_dir: Path) -> LocalChatGenerator:
     """The tiny checkpoint loaded once for this module, greedy, a few tokens per answer."""
-    return LocalChatGenerator(chat_model_dir, "tiny-qwen3-chat", max_new_tokens=MAX_NEW_TOKENS)
+    return LocalChatGenerator(chat_model_dir, "tiny-qwen3-chat", max_new_tokens=MAX_NEW_TOKENS,
+                              cpu_profile=False)  # the reference generates in float32
 
 
 @pytest.fixture

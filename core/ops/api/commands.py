@@ -31,9 +31,11 @@ def add_api_commands(commands: argparse._SubParsersAction) -> None:
 def _api(args: argparse.Namespace) -> int:
     """Serve the API on the configured pipeline, after the first-start sample ingest."""
     from core.ops.api.app import serve
-    from core.pipeline import started_pipeline
+    from core.ops.startup import startup
 
-    pipeline, _ = started_pipeline()
+    begun = startup(load_settings())
+    begun.ingest_sample()
+    pipeline = begun.pipeline
     keys = KeyStore(pipeline.settings.database_url)
     if not keys.has_keys():
         print("warning: no API key exists yet; create one with `polydesk api-key create --name NAME --scope ask`",
