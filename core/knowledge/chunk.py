@@ -57,7 +57,9 @@ class Chunker:
         self.tokenizer.no_truncation()
         self.max_tokens = max_tokens
         self.overlap = overlap
-        self._markdown = MarkdownIt("commonmark").disable("inline")  # block structure is all we need
+        # Headings and fences are all the sections need: inline markup and list nesting (the costliest rule)
+        # are not parsed, so a heading written inside a list item is text of that item.
+        self._markdown = MarkdownIt("commonmark").disable(["inline", "list"])
         self._splitters: dict[tuple[int, int], MarkdownSplitter] = {}
 
     @classmethod
