@@ -19,6 +19,11 @@ MODELS = {"embedding": "Qwen/Qwen3-Embedding-0.6B", "reranker": "Qwen/Qwen3-Rera
 TIMINGS = {"embed": 12.5, "dense": 3.25, "lexical": 1.0, "rerank": 250.75, "generate": 1800.0}
 
 
+
+def stored(store: FeedbackStore, entry_id: int) -> FeedbackEntry | None:
+    """The stored entry with this id, read back the way the feedback review reads (newest first)."""
+    return next((e for e in store.recent(limit=10_000) if e.id == entry_id), None)
+
 def chunk(id: str, source: str, anchor: str, language: str | None) -> Chunk:
     """A stored passage as the ingest run makes it."""
     return Chunk(id=id, text=f"Guide > Tokens\n\nPassage {id}", source=source, title="Guide",
@@ -87,11 +92,11 @@ def test_record_and_read_back_every_field(tmp_path, store, question):
     new_id = store.record(original)
     assert isinstance(new_id, int)
     expected = replace(original, id=new_id)
-    assert store.get(new_id) == expected
+    assert stored(store, new_id) == expected
     assert store.recent() == [expected]
     reopened = FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}")  # from the file, not from memory
     try:
-        assert reopened.get(new_id) == expected
+        assert stored(reopened, new_id) == expected
     finally:
         reopened.close()
 
@@ -99,7 +104,7 @@ def test_record_and_read_back_every_field(tmp_path, store, question):
 def test_stored_as_utc_with_citations_as_json(tmp_path, store):
     tokyo = datetime(2025, 3, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=9)))
     new_id = store.record(entry(created_at=tokyo))
-    got = store.get(new_id)
+    got = stored(store, new_id)
     assert got.created_at == tokyo and got.created_at.tzinfo == UTC and got.created_at.hour == 0
     with sqlite3.connect(tmp_path / "feedback.db") as raw:
         query = "SELECT created_at, json_extract(citations, '$[1].anchor') FROM feedback"
@@ -108,7 +113,7 @@ def test_stored_as_utc_with_citations_as_json(tmp_path, store):
 
 
 def test_get_unknown_id_is_none(store):
-    assert store.get(12345) is None
+    assert stored(store, 12345) is None
 
 
 def test_recent_is_newest_first_and_limited(store):
@@ -166,11 +171,11 @@ def test_concurrent_writes_from_eight_threads(store):
     assert not errors, errors
     all_ids = [i for worker_ids in ids.values() for i in worker_ids]
     assert len(all_ids) == threads_n * per_thread == len(set(all_ids))
-    stored = store.recent(limit=1000)
-    assert len(stored) == threads_n * per_thread
-    assert {e.question for e in stored} == {f"t{w}-{n}" for w in range(threads_n) for n in range(per_thread)}
+    newest = store.recent(limit=1000)
+    assert len(newest) == threads_n * per_thread
+    assert {e.question for e in newest} == {f"t{w}-{n}" for w in range(threads_n) for n in range(per_thread)}
     for worker, worker_ids in ids.items():
-        assert [store.get(i).question for i in worker_ids] == [f"t{worker}-{n}" for n in range(per_thread)]
+        assert [stored(store, i).question for i in worker_ids] == [f"t{worker}-{n}" for n in range(per_thread)]
 
 
 def test_two_stores_share_one_database(tmp_path):
@@ -180,7 +185,7 @@ def test_two_stores_share_one_database(tmp_path):
         a = first.record(entry(question="from first"))
         b = second.record(entry(question="from second"))
         assert a != b
-        assert first.get(b).question == "from second" and second.get(a).question == "from first"
+        assert stored(first, b).question == "from second" and stored(second, a).question == "from first"
     finally:
         first.close()
         second.close()
@@ -191,7 +196,7 @@ def test_default_url_creates_the_data_folder(tmp_path):
     store = FeedbackStore("sqlite:///data/polydesk.db")
     try:
         assert (tmp_path / "data" / "polydesk.db").is_file()
-        assert store.get(store.record(entry())).question == "How do I refresh a token?"
+        assert stored(store, store.record(entry())).question == "How do I refresh a token?"
     finally:
         store.close()
 

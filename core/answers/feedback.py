@@ -233,13 +233,6 @@ class FeedbackStore:
         with self._database_errors(), self._engine.connect() as connection:
             return [_entry(row) for row in connection.execute(query)]
 
-    def get(self, id: int) -> FeedbackEntry | None:
-        """The entry with this id, or None."""
-        query = select(feedback_table).where(feedback_table.c.id == id)
-        with self._database_errors(), self._engine.connect() as connection:
-            row = connection.execute(query).one_or_none()
-        return None if row is None else _entry(row)
-
     def close(self) -> None:
         """Close the pooled connections; the store opens new ones if used again."""
         self._engine.dispose()
