@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import inspect
 import threading
 from pathlib import Path
 
@@ -119,11 +118,6 @@ def test_first_start_ingest_reports_files_as_they_go(tmp_path, reranker_dir, emb
     assert {p.total for p in seen} == {len(report.files)} and max(p.done for p in seen) >= len(report.files) - 1
 
 
-conversations = pytest.mark.skipif("conversation" not in inspect.signature(Pipeline.ask).parameters,
-                                   reason="needs Pipeline.ask(..., conversation=) from the core")
-
-
-@conversations
 def test_follow_up_is_searched_as_the_rewritten_query(app_env, monkeypatch):
     def reply(_request: dict) -> ChatReply:  # the rewrite and the answer alike
         return ChatReply(events=sse_events(["How long is a refreshed access token valid? [1]"]))
@@ -137,7 +131,6 @@ def test_follow_up_is_searched_as_the_rewritten_query(app_env, monkeypatch):
     assert len(searched) == 2 and searched[1] != "and after a refresh?"
 
 
-@pytest.mark.skipif(not hasattr(Pipeline, "reply"), reason="needs Pipeline.reply from the core")
 def test_ticket_becomes_a_reply_draft_in_the_customers_language(desk_env):
     app = AppTest.from_file(APP, default_timeout=300).run()
     app.radio(key="ask-mode").set_value("Customer message").run()
