@@ -19,8 +19,8 @@ pytestmark = pytest.mark.vllm
 
 @pytest.fixture(scope="module")
 def local_reranker(reranker_dir):
-    """The in-process reranker on the checkpoint vLLM serves."""
-    return QwenLocalReranker(reranker_dir, "tiny-reranker", CARD_INSTRUCTION)
+    """The in-process reranker on the checkpoint vLLM serves, in float32 as vLLM serves it here."""
+    return QwenLocalReranker(reranker_dir, "tiny-reranker", CARD_INSTRUCTION, cpu_profile=False)
 
 
 @pytest.mark.parametrize("instruction", [None, CUSTOM_INSTRUCTION], ids=["card-instruction", "custom-instruction"])
@@ -48,7 +48,7 @@ def test_vllm_reranker_top_n(vllm_servers, local_reranker):
 def test_vllm_embeddings_equal_the_in_process_embedder(vllm_servers, embedder_dir, dim):
     server = vllm_servers["embedding"]
     remote = OpenAICompatEmbedder(server.url, server.model_name, TASK, dim, batch_size=2, timeout=60)
-    local = QwenLocalEmbedder(embedder_dir, "tiny-embedder", TASK, dim)
+    local = QwenLocalEmbedder(embedder_dir, "tiny-embedder", TASK, dim, cpu_profile=False)  # vLLM serves float32
     assert remote.dim == local.dim
     np.testing.assert_allclose(remote.embed_documents(EMBED_DOCUMENTS), local.embed_documents(EMBED_DOCUMENTS),
                                atol=1e-5)
