@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from core.answers.conversation_prompt import rewrite_messages
 from core.errors import BackendUnavailable, BadInput
 from core.models.chat import Generator
-from core.models.chat.thinking import ThinkFilter
+from core.models.chat.thinking import visible_text
 from core.types import Turn
 
 ROLES = ("user", "assistant")
@@ -81,9 +81,7 @@ def standalone_query(question: str, conversation: Sequence[Turn],
     if generator is None:
         return joined_query(question, turns), ()
     try:
-        think = ThinkFilter()
-        text = "".join(think.feed(piece) for piece in generator.stream(rewrite_messages(question, turns)))
-        text += think.flush()
+        text = visible_text(generator.stream(rewrite_messages(question, turns)))
     except BackendUnavailable as exc:
         return joined_query(question, turns), (
             f"The follow-up could not be rewritten by the language model, so it was searched together with the "

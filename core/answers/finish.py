@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.answers.citations import invalid_marker_warning, parse_citations
-from core.models.chat.thinking import ThinkFilter
+from core.models.chat.thinking import visible_text
 from core.types import Answer, Candidate, Citation
 
 EXTRACTIVE_MODEL = "extractive"
@@ -24,8 +24,7 @@ def finish_answer(text: str, question_language: str | None, candidates: Sequence
         citations = tuple(Citation(marker=i, candidate=c) for i, c in enumerate(candidates, start=1))
         return Answer(text.strip(), question_language, citations, (), mode, model, tuple(notes), search_query,
                       passages)
-    think = ThinkFilter()
-    text = (think.feed(text) + think.flush()).strip()
+    text = visible_text([text])
     citations, invalid = parse_citations(text, candidates)
     warning = invalid_marker_warning(invalid, len(candidates))
     if warning:

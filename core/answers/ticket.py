@@ -9,7 +9,7 @@ from core.answers.run import distinct_passages
 from core.answers.ticket_prompt import question_messages
 from core.errors import BackendUnavailable, BadInput
 from core.models.chat import Generator
-from core.models.chat.thinking import ThinkFilter
+from core.models.chat.thinking import visible_text
 from core.types import Candidate, SearchResult
 
 MAX_TICKET_CHARS = 20_000
@@ -46,9 +46,7 @@ def extract_questions(message: str, generator: Generator | None,
     if generator is None:
         return likely_questions(message, most), ()
     try:
-        think = ThinkFilter()
-        text = "".join(think.feed(piece) for piece in generator.stream(question_messages(message, most)))
-        text += think.flush()
+        text = visible_text(generator.stream(question_messages(message, most)))
     except BackendUnavailable as exc:
         return likely_questions(message, most), (
             f"The language model could not list the message's questions, so its sentences ending in a question "

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from core.answers.prompt import translation_messages
 from core.errors import ConfigError
-from core.models.chat.thinking import ThinkFilter
+from core.models.chat.thinking import visible_text
 from core.types import Candidate
 
 if TYPE_CHECKING:
@@ -30,6 +30,4 @@ def translate(generator: Generator | None, text: str, target_language: str) -> s
     it fails."""
     if generator is None:
         raise ConfigError(LLM_OFF)
-    think = ThinkFilter()
-    pieces = [think.feed(piece) for piece in generator.stream(translation_messages(text, target_language))]
-    return ("".join(pieces) + think.flush()).strip()
+    return visible_text(generator.stream(translation_messages(text, target_language)))

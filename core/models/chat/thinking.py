@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -63,3 +64,9 @@ class ThinkFilter:
         """What is left at the end of the stream (nothing of an unfinished thinking block)."""
         rest, self._buffer = ("" if self._state in ("thinking", "after") else self._buffer), ""
         return rest
+
+
+def visible_text(pieces: Iterable[str]) -> str:
+    """A whole generation's text as a reader sees it: `<think>` blocks removed, the ends stripped."""
+    think = ThinkFilter()
+    return ("".join(think.feed(piece) for piece in pieces) + think.flush()).strip()
