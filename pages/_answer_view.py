@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import uuid4
 
@@ -33,7 +32,6 @@ class AskTurn:
     collections: tuple[str, ...]
     answer: Answer
     timings_ms: dict[str, float]
-    passages: tuple[Candidate, ...] = ()  # the passages sent to the LLM, cited or not
     answer_id: str = field(default_factory=lambda: uuid4().hex)
 
 
@@ -54,11 +52,8 @@ def show_long(text: str, language: str | None, key: str) -> None:
 
 
 def passages_of(turn: AskTurn) -> list[tuple[int, Candidate]]:
-    """The passages sent to the LLM with their markers, cited or not (else the cited ones)."""
-    sent: Sequence[Candidate] = turn.answer.passages or turn.passages
-    if sent:
-        return list(enumerate(sent, start=1))
-    return [(c.marker, c.candidate) for c in turn.answer.citations]
+    """The passages sent to the LLM with their markers, cited or not."""
+    return list(enumerate(turn.answer.passages, start=1))
 
 
 def show_passage(pipeline: Pipeline, turn: AskTurn, marker: int, candidate: Candidate, quoted: bool) -> None:

@@ -92,7 +92,7 @@ def ask(pipeline: Pipeline, begun: Startup, question: str, collections: list[str
             status.update(label=f"Found {len(run.passages)} passages; writing the answer.", state="complete")
         st.write_stream(run.stream())
         answer = run.answer()
-    history.append(AskTurn(question, tuple(collections), answer, {"load": waited, **run.timings_ms}, run.passages))
+    history.append(AskTurn(question, tuple(collections), answer, {"load": waited, **run.timings_ms}))
     st.rerun()
 
 
@@ -148,7 +148,7 @@ def ticket_mode(pipeline: Pipeline, begun: Startup, collections: list[str], lang
                 st.error(str(exc))
                 return
             draft = reply.draft
-            turn = AskTurn(message, tuple(collections), draft, {"load": waited}, draft.passages)
+            turn = AskTurn(message, tuple(collections), draft, {"load": waited})
             replies.append(TicketTurn(message, reply, turn))
     for ticket in reversed(replies):
         show_ticket(pipeline, ticket)

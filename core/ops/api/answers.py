@@ -96,11 +96,10 @@ def passage_json(candidate: Candidate, marker: int | None = None) -> dict:
 
 def answer_json(answer_id: str, answer: Answer, run: AnswerRun) -> dict:
     """An answer, its citations, the passages it was made from, warnings and timings."""
-    passages = answer.passages or run.passages
     return {"answer_id": answer_id, "answer": answer.text, "language": answer.language, "mode": answer.mode,
-            "model": answer.model, "search_query": answer.search_query or run.search.query,
+            "model": answer.model, "search_query": answer.search_query,
             "citations": [passage_json(c.candidate, c.marker) for c in answer.citations],
-            "passages": [passage_json(p) for p in passages], "warnings": list(answer.warnings),
+            "passages": [passage_json(p) for p in answer.passages], "warnings": list(answer.warnings),
             "timings_ms": {k: round(v, 2) for k, v in run.timings_ms.items()}}
 
 
