@@ -10,8 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
+from core.answers.answer_log import AnswerLog
 from core.answers.conversation import check_turns, standalone_query
-from core.answers.feedback import FeedbackStore
 from core.answers.run import AnswerRun
 from core.answers.ticket import MAX_REPLY_PASSAGES, check_ticket, extract_questions, merged_search
 from core.answers.ticket_prompt import reply_messages
@@ -120,12 +120,12 @@ class Pipeline:
         ))
 
     @property
-    def feedback(self) -> FeedbackStore:
-        """Where answer feedback is kept (POLYDESK_DATABASE_URL)."""
-        return self._part("feedback", lambda: FeedbackStore(self.settings.database_url))
+    def answer_log(self) -> AnswerLog:
+        """Where every answer and its rating is kept (POLYDESK_DATABASE_URL)."""
+        return self._part("answer_log", lambda: AnswerLog(self.settings.database_url))
 
     def model_ids(self) -> dict[str, str]:
-        """The configured model ids by role, as recorded with feedback."""
+        """The configured model ids by role, as the answer log keeps them."""
         llm = "off" if self.settings.llm == "off" else self.settings.llm_model
         return {"embedding": self.settings.embedding_model, "reranker": self.settings.reranker_model, "llm": llm}
 

@@ -7,14 +7,14 @@ from uuid import uuid4
 
 import streamlit as st
 
-from core.answers.feedback import FeedbackEntry
+from core.answers.answer_record import ASK_PAGE, LoggedAnswer
 from core.answers.translate import needs_translation, translate
 from core.errors import PolydeskError
 from core.knowledge.language import language_name
 from core.knowledge.links import link_markdown
 from core.pipeline import Pipeline
 from core.types import Answer, Candidate
-from pages._shared import ASK_RATINGS, ASK_TRANSLATIONS, show_text
+from pages._shared import ASK_LOGGED, ASK_RATINGS, ASK_TRANSLATIONS, show_text
 
 STAGES = [("load", "model loading"), ("language", "language detection"), ("embed", "embed"), ("dense", "dense"),
           ("lexical", "lexical"), ("fused", "fused"), ("reranked", "reranked"), ("llm_first_token", "LLM first token"),
@@ -32,6 +32,7 @@ class AskTurn:
     collections: tuple[str, ...]
     answer: Answer
     timings_ms: dict[str, float]
+    kind: str = "answer"  # "answer" | "reply" (a customer message's draft)
     answer_id: str = field(default_factory=lambda: uuid4().hex)
 
 
@@ -96,7 +97,8 @@ def offer_translation(pipeline: Pipeline, turn: AskTurn, marker: int, candidate:
 
 
 def show_answer(pipeline: Pipeline, turn: AskTurn) -> None:
-    """A finished answer with its warnings, passages, copy button, timings and rating."""
+    """A finished answer with its warnings, passages, copy button, timings and rating; kept in the answer log."""
+    keep(pipeline, turn)
     answer = turn.answer
     extractive = answer.mode == "extractive"
     show_text(answer.text, answer.language, f"answer-{turn.answer_id}")
@@ -108,6 +110,21 @@ def show_answer(pipeline: Pipeline, turn: AskTurn) -> None:
         st.code(answer.text, language=None, wrap_lines=True)
     st.caption(timing_line(turn.timings_ms))
     rate(pipeline, turn)
+
+
+def keep(pipeline: Pipeline, turn: AskTurn) -> None:
+    """Put the answer in the answer log the first time it is shown; a failure is shown and retried next time."""
+    logged = st.session_state.setdefault(ASK_LOGGED, set())
+    if turn.answer_id in logged:
+        return
+    try:
+        pipeline.answer_log.record(LoggedAnswer.from_answer(
+            turn.answer_id, ASK_PAGE, turn.kind, turn.question, turn.answer, turn.collections, pipeline.model_ids(),
+            turn.timings_ms))
+    except (PolydeskError, ValueError) as exc:
+        st.warning(f"This answer was not kept in the answer log, so it cannot be rated yet: {exc}")
+        return
+    logged.add(turn.answer_id)
 
 
 def rate(pipeline: Pipeline, turn: AskTurn) -> None:
@@ -130,11 +147,10 @@ def rate(pipeline: Pipeline, turn: AskTurn) -> None:
 
 
 def save_rating(pipeline: Pipeline, turn: AskTurn, rating: int, comment: str) -> None:
-    """Store the rating (replacing an earlier one of the same answer) with the question, answer and passages."""
+    """Set the answer's one rating in the answer log, replacing an earlier one."""
     try:
-        entry = FeedbackEntry.from_answer(turn.question, turn.answer, turn.collections, pipeline.model_ids(),
-                                          turn.timings_ms, rating, comment, answer_id=turn.answer_id)
-        pipeline.feedback.record(entry)
+        if not pipeline.answer_log.rate(turn.answer_id, rating, comment):
+            raise ValueError("the answer is not in the answer log")
     except (PolydeskError, ValueError) as exc:
         st.error(f"Feedback was not saved: {exc}")
         return

@@ -16,6 +16,7 @@ ASK_HISTORY = "ask_history"  # list[AskTurn] of this browser session's conversat
 ASK_TRANSLATIONS = "ask_translations"  # {(turn, marker): translated text}
 ASK_REPLIES = "ask_replies"  # list[TicketTurn] of the ticket mode
 ASK_RATINGS = "ask_ratings"  # {answer id: rating} given in this browser session
+ASK_LOGGED = "ask_logged"  # {answer id} of this session's answers kept in the answer log
 ADMIN = "admin_session"  # the AdminSession of this browser session; only a successful sign-in sets it
 DOCUMENTS_PENDING = "documents_pending"  # ("remove", collection, source) | ("delete", collection) to confirm
 DOCUMENTS_NOTICE = "documents_notice"  # a success message to show after the rerun that follows an action

@@ -148,7 +148,7 @@ def ticket_mode(pipeline: Pipeline, begun: Startup, collections: list[str], lang
                 st.error(str(exc))
                 return
             draft = reply.draft
-            turn = AskTurn(message, tuple(collections), draft, {"load": waited})
+            turn = AskTurn(message, tuple(collections), draft, {"load": waited}, kind="reply")
             replies.append(TicketTurn(message, reply, turn))
     for ticket in reversed(replies):
         show_ticket(pipeline, ticket)

@@ -1,4 +1,4 @@
-"""The admins' review of feedback: answers rated down, not answered from the documents, or with a low best score."""
+"""The admins' review of the answer log: answers rated down, not answered from the documents, or scored low."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from core.answers.feedback import FeedbackEntry
+from core.answers.answer_record import LoggedAnswer, LoggedPassage
 
 RATED_DOWN = "rated down"
 NOT_ANSWERED = "not answered from the documents"
@@ -16,50 +16,57 @@ LOW_SCORE = "low rerank score"
 REASONS = (RATED_DOWN, NOT_ANSWERED, LOW_SCORE)
 DEFAULT_LOW_SCORE = 0.3
 NO_LANGUAGE = "unknown"
-COLUMNS = ("when", "reasons", "rating", "language", "collections", "question", "answer", "passages",
-           "best rerank score", "comment")
+COLUMNS = ("when", "reasons", "rating", "origin", "kind", "language", "collections", "question", "answer",
+           "passages", "best rerank score", "comment")
+RATING_MARKS = {1: "👍", -1: "👎", None: ""}
 
 
 @dataclass(frozen=True)
 class ReviewRow:
-    """One rated answer that needs an admin's eye, and why."""
+    """One logged answer that needs an admin's eye, and why."""
 
-    entry: FeedbackEntry
+    entry: LoggedAnswer
     reasons: tuple[str, ...]
 
     @property
     def language(self) -> str:
         """The question's (and answer's) language code, or "unknown"."""
-        return self.entry.answer_language or NO_LANGUAGE
+        return self.entry.language or NO_LANGUAGE
 
     def to_dict(self) -> dict[str, object]:
         """The row as the page's table and the CSV show it."""
         entry = self.entry
-        passages = "; ".join(f"[{c.marker}] {c.source}#{c.anchor} ({c.collection}"
-                             f"{'' if c.rerank_score is None else f', {c.rerank_score:.3f}'})" for c in entry.citations)
         score = entry.best_rerank_score
         return dict(zip(COLUMNS, (entry.created_at.strftime("%Y-%m-%d %H:%M"), ", ".join(self.reasons),
-                                  "👎" if entry.rating < 0 else "👍", self.language, ", ".join(entry.collections),
-                                  entry.question, entry.answer_text, passages,
+                                  RATING_MARKS[entry.rating], entry.origin, entry.kind, self.language,
+                                  ", ".join(entry.collections), entry.question, entry.answer_text,
+                                  "; ".join(passage_line(p) for p in entry.passages),
                                   None if score is None else round(score, 4), entry.comment), strict=True))
 
 
-def reasons_for(entry: FeedbackEntry, low_score: float = DEFAULT_LOW_SCORE) -> tuple[str, ...]:
-    """Why an entry needs review: rated down, no passage cited, or its best passage scored below low_score."""
+def passage_line(passage: LoggedPassage) -> str:
+    """`[n] source#anchor (collection, score)`, whether it was cited, and its link."""
+    score = "" if passage.rerank_score is None else f", {passage.rerank_score:.3f}"
+    return (f"[{passage.marker}] {passage.source}#{passage.anchor} ({passage.collection}{score})"
+            + ("" if passage.cited else " not cited") + (f" {passage.url}" if passage.url else ""))
+
+
+def reasons_for(entry: LoggedAnswer, low_score: float = DEFAULT_LOW_SCORE) -> tuple[str, ...]:
+    """Why an answer needs review: rated down, not answered from the documents, or its best passage scored low."""
     found = []
-    if entry.rating < 0:
+    if entry.rating == -1:
         found.append(RATED_DOWN)
-    if not entry.citations:
+    if not entry.answered:
         found.append(NOT_ANSWERED)
     if entry.best_rerank_score is not None and entry.best_rerank_score < low_score:
         found.append(LOW_SCORE)
     return tuple(found)
 
 
-def review(entries: Iterable[FeedbackEntry], low_score: float = DEFAULT_LOW_SCORE,
+def review(entries: Iterable[LoggedAnswer], low_score: float = DEFAULT_LOW_SCORE,
            reasons: Sequence[str] = REASONS, languages: Sequence[str] = (),
            collections: Sequence[str] = ()) -> list[ReviewRow]:
-    """The entries with at least one of the wanted reasons, in the chosen languages and collections (empty: all)."""
+    """The answers with at least one of the wanted reasons, in the chosen languages and collections (empty: all)."""
     unknown = sorted(set(reasons) - set(REASONS))
     if unknown:
         raise ValueError(f"Unknown review reasons {unknown}: choose among {', '.join(REASONS)}.")

@@ -141,7 +141,7 @@ class Diagnosis:
 def diagnose(settings: Settings, *, loaded: frozenset[str] = frozenset(),
              store: Callable[[], ChromaStore] | None = None,
              reranker: Callable[[], Reranker] | None = None) -> Diagnosis:
-    """Check the backends, the store and its collections, the feedback database; probe the reranker if given."""
+    """Check the backends, the store and its collections, the answer log database; probe the reranker if given."""
     statuses = {s.role: s for s in backend_statuses(settings, loaded)}
     checks = [_from_status(statuses["embedding"]), _from_status(statuses["reranker"])]
     if reranker is not None and statuses["reranker"].ok:
@@ -225,15 +225,15 @@ def _store_checks(settings: Settings, embedding: BackendStatus, store: Callable[
 
 
 def _database_check(settings: Settings) -> Check:
-    """The feedback database opens (and has its table)."""
-    from core.answers.feedback import FeedbackStore
+    """The answer log's database opens (and has its table)."""
+    from core.answers.answer_log import AnswerLog
 
     try:
-        database = FeedbackStore(settings.database_url)
+        database = AnswerLog(settings.database_url)
     except PolydeskError as exc:
         return Check("database", "fail", str(exc))
     database.close()
-    return Check("database", "ok", "feedback can be stored", where=database.location)
+    return Check("database", "ok", "answers and ratings can be kept", where=database.location)
 
 
 def render_table(diagnosis: Diagnosis) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
-from core.answers.feedback import MAX_COMMENT_CHARS
+from core.answers.answer_record import MAX_COMMENT_CHARS, MAX_ID_CHARS, LoggedAnswer
 from core.answers.run import AnswerRun
 from core.ops.api.errors import ApiError
 from core.ops.api.keys import ApiKey
@@ -61,7 +62,7 @@ class ReplyRequest(BaseModel):
 class FeedbackRequest(BaseModel):
     """A rating of an answer the API gave; a second rating replaces the first."""
 
-    answer_id: str = Field(min_length=1, max_length=64)
+    answer_id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     rating: Literal[1, -1]
     comment: str = Field(default="", max_length=MAX_COMMENT_CHARS)
 
@@ -111,11 +112,11 @@ def start_answer(pipeline: Pipeline, question: str, collections: list[str], lang
 
 
 def log_answer(request: Request, key: ApiKey, kind: str, question: str, answer: Answer, collections: list[str],
-               run: AnswerRun) -> str:
-    """Record the answer with the caller's key name; returns its answer_id."""
+               timings_ms: dict[str, float]) -> str:
+    """Keep the answer in the answer log with the caller's key name as its origin; returns its new answer_id."""
     pipeline: Pipeline = request.app.state.pipeline
-    return request.app.state.answer_log.record(key.name, kind, question, answer, collections, pipeline.model_ids(),
-                                               run.timings_ms)
+    return pipeline.answer_log.record(LoggedAnswer.from_answer(
+        uuid.uuid4().hex, key.name, kind, question, answer, collections, pipeline.model_ids(), timings_ms))
 
 
 def sse(event: str, data: dict) -> str:
@@ -133,14 +134,15 @@ def answers(body: AnswerRequest, request: Request, key: AskKey) -> object:
                        [(turn.role, turn.content) for turn in body.conversation])
     if not body.stream:
         answer = run.answer()
-        return answer_json(log_answer(request, key, "answer", body.question, answer, collections, run), answer, run)
+        answer_id = log_answer(request, key, "answer", body.question, answer, collections, run.timings_ms)
+        return answer_json(answer_id, answer, run)
 
     def events() -> Iterator[str]:
         """A token event per piece, then done with the logged answer."""
         for piece in run.stream():
             yield sse("token", {"text": piece})
         answer = run.answer()
-        answer_id = log_answer(request, key, "answer", body.question, answer, collections, run)
+        answer_id = log_answer(request, key, "answer", body.question, answer, collections, run.timings_ms)
         yield sse("done", answer_json(answer_id, answer, run))
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
@@ -156,8 +158,7 @@ def replies(body: ReplyRequest, request: Request, key: AskKey) -> dict:
     collections = chosen_collections(pipeline, body.collections)
     reply = pipeline.reply(body.message, collections, body.language)
     draft: Answer = reply.draft
-    answer_id = request.app.state.answer_log.record(key.name, "reply", body.message, draft, collections,
-                                                    pipeline.model_ids(), {})
+    answer_id = log_answer(request, key, "reply", body.message, draft, collections, {})
     return {"answer_id": answer_id, "language": reply.language, "questions": list(reply.questions),
             "draft": draft.text, "mode": draft.mode,
             "citations": [passage_json(c.candidate, c.marker) for c in draft.citations],
@@ -168,9 +169,7 @@ def replies(body: ReplyRequest, request: Request, key: AskKey) -> dict:
 @router.post("/feedback")
 def feedback(body: FeedbackRequest, request: Request, key: AskKey) -> dict:
     """Rate an answer the API gave (1 or -1, with an optional comment); rating it again replaces the rating."""
-    if not request.app.state.answer_log.rate(body.answer_id, body.rating, body.comment):
+    pipeline: Pipeline = request.app.state.pipeline
+    if not pipeline.answer_log.rate(body.answer_id, body.rating, body.comment):
         raise ApiError(404, f"No answer with answer_id {body.answer_id!r}: use the answer_id of an API answer.")
-    entry = request.app.state.answer_log.feedback_entry(body.answer_id)
-    if entry is not None:  # the Documents page's feedback review reads API ratings beside the Ask page's
-        request.app.state.pipeline.feedback.record(entry)
     return {"answer_id": body.answer_id, "rating": body.rating, "comment": body.comment}

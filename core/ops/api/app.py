@@ -7,7 +7,6 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from core.admin.documents import DocumentAdmin
 from core.ops.api import answers, collections, openai_compat, search
-from core.ops.api.answer_log import AnswerLog
 from core.ops.api.errors import error_response, install_error_handlers
 from core.ops.api.keys import KeyStore
 from core.ops.api.security import Guard, RateLimiter
@@ -24,7 +23,7 @@ def create_app(pipeline: Pipeline) -> FastAPI:
                   description="Answers with citations, ticket-reply drafts, search and administration.")
     app.state.pipeline = pipeline
     app.state.guard = Guard(KeyStore(settings.database_url), RateLimiter(settings.api_rate_per_minute))
-    app.state.answer_log = AnswerLog(settings.database_url)
+    pipeline.answer_log  # noqa: B018 - opened (and an older database upgraded) before the first request
     app.state.documents = DocumentAdmin(pipeline)
     install_error_handlers(app)
     for module in (collections, answers, search, openai_compat):

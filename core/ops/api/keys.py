@@ -1,4 +1,4 @@
-"""API keys: random keys shown once, stored only as SHA-256 hashes in the feedback database."""
+"""API keys: random keys shown once, stored only as SHA-256 hashes in the POLYDESK_DATABASE_URL database."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, select, update
 
-from core.answers.feedback import _open_engine, _parse_url
+from core.answers.database import Database
 from core.errors import ConfigError
 
 SCOPES = ("ask", "admin")
@@ -47,8 +47,7 @@ class KeyStore:
     """Create, list, revoke and check API keys."""
 
     def __init__(self, url: str) -> None:
-        parsed = _parse_url(url)
-        self._engine = _open_engine(parsed, parsed.render_as_string(hide_password=True))
+        self._engine = Database(url).engine
         metadata.create_all(self._engine)
 
     def create(self, name: str, scope: str) -> str:

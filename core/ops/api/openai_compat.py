@@ -91,7 +91,7 @@ def chat_completions(body: ChatRequest, request: Request, key: AskKey) -> object
     def finished() -> tuple[Answer, dict]:
         """The finished answer, logged, and the extra fields of the completion."""
         answer = run.answer()
-        answer_id = log_answer(request, key, "chat", question, answer, collections, run)
+        answer_id = log_answer(request, key, "chat", question, answer, collections, run.timings_ms)
         return answer, {"answer_id": answer_id, "warnings": list(answer.warnings),
                         "citations": [passage_json(c.candidate, c.marker) for c in answer.citations]}
 
