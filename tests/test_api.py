@@ -9,7 +9,8 @@ import zipfile
 import httpx
 import pytest
 
-from core.answers.feedback import FeedbackStore
+from core.answers.answer_log import AnswerLog
+from core.answers.feedback_review import RATED_DOWN, review
 from core.ops.api.app import create_app
 from core.ops.api.keys import KeyStore
 from core.pipeline import Pipeline
@@ -132,8 +133,11 @@ def test_answer_with_citations_passages_and_its_log(api):
     assert {"marker", "text", "source", "section", "url", "language", "collection", "score"} <= set(
         body["citations"][0])
     assert "total" in body["timings_ms"]
-    logged = api["app"].state.answer_log.get(body["answer_id"])
-    assert logged["key_name"] == "zendesk" and logged["question"] == "How do I refresh an access token?"
+    logged = api["app"].state.pipeline.answer_log.get(body["answer_id"])
+    assert (logged.origin, logged.kind, logged.question) == ("zendesk", "answer", "How do I refresh an access token?")
+    assert logged.search_query == body["search_query"] and logged.rating is None
+    assert [p.url for p in logged.passages] == [p["url"] for p in body["passages"]]
+    assert [p.rerank_score for p in logged.passages] == [p["score"] for p in body["passages"]]
 
 
 def test_answer_streams_tokens_then_done(api):
@@ -155,12 +159,24 @@ def test_feedback_second_rating_replaces_the_first(api):
     second = call(api, "POST", "/api/v1/feedback",
                   json={"answer_id": answer_id, "rating": -1, "comment": "falta el límite"})
     assert second.status_code == 200
-    logged = api["app"].state.answer_log.get(answer_id)
-    assert (logged["rating"], logged["comment"]) == (-1, "falta el límite")
-    reviewed = [e for e in FeedbackStore(api["database"]).recent() if e.answer_id == f"api-{answer_id}"]
-    assert [(e.rating, e.comment) for e in reviewed] == [(-1, "falta el límite")]
+    documents_page = AnswerLog(api["database"])  # a reader of its own, as the Documents page is
+    reviewed = documents_page.needing_review(0.0, 1000)
+    documents_page.close()
+    mine = [row.entry for row in review(reviewed, reasons=[RATED_DOWN]) if row.entry.answer_id == answer_id]
+    assert [(e.rating, e.comment) for e in mine] == [(-1, "falta el límite")]
     assert_error(call(api, "POST", "/api/v1/feedback", json={"answer_id": "nope", "rating": 1}), 404, "nope")
     assert_error(call(api, "POST", "/api/v1/feedback", json={"answer_id": answer_id, "rating": 5}), 422, "rating")
+
+
+def test_replies_and_chat_answers_are_logged_with_their_kind_and_key(api):
+    body = call(api, "POST", "/api/v1/replies", json={"message": "Hello, how do I track a parcel?",
+                                                      "collections": ["parcelio"]}).json()
+    logged = api["app"].state.pipeline.answer_log.get(body["answer_id"])
+    assert (logged.kind, logged.origin, logged.answer_text) == ("reply", "zendesk", body["draft"])
+    with_passages = call(api, "POST", "/v1/chat/completions",
+                         json={"model": "parcelio", "messages": [{"role": "user", "content": "Webhook retries?"}]})
+    chat = api["app"].state.pipeline.answer_log.get(with_passages.json()["answer_id"])
+    assert chat.kind == "chat" and chat.answered and chat.passages
 
 
 def test_bad_requests_are_json_errors_naming_the_field(api):

@@ -38,8 +38,8 @@ def test_openai_sdk_lists_models_and_chats(api):
     text = completion.choices[0].message.content
     extra = completion.model_extra
     assert extra["citations"] and "[1]" in text and "Sources:" in text
-    logged = api["app"].state.answer_log.get(extra["answer_id"])
-    assert logged["key_name"] == "open-webui" and logged["kind"] == "chat"
+    logged = api["app"].state.pipeline.answer_log.get(extra["answer_id"])
+    assert logged.origin == "open-webui" and logged.kind == "chat"
 
 
 def test_openai_sdk_streams_and_ends_with_citations(api):

@@ -29,7 +29,8 @@ from sqlalchemy.engine import Connection, Row
 
 from core.answers.answer_log_upgrade import drop_old_tables, old_answers
 from core.answers.answer_record import MAX_ID_CHARS, LoggedAnswer, LoggedPassage, check_rating
-from core.answers.database import Database
+from core.answers.database import URL_SETTING, Database
+from core.errors import ConfigError
 
 metadata = MetaData()
 answers_table = Table(
@@ -65,11 +66,16 @@ class AnswerLog:
     def __init__(self, url: str) -> None:
         self._database = Database(url)
         self.location = self._database.location
-        with self._database.writing() as connection:  # one transaction: a failed upgrade changes nothing
-            metadata.create_all(connection)
-            for entry in old_answers(connection):
-                _insert(connection, entry)
-            drop_old_tables(connection)
+        try:
+            with self._database.writing() as connection:  # one transaction: a failed upgrade changes nothing
+                metadata.create_all(connection)
+                for entry in old_answers(connection):
+                    _insert(connection, entry)
+                drop_old_tables(connection)
+        except ValueError as exc:
+            raise ConfigError(f"The database {self.location} ({URL_SETTING}) holds an answer kept by an older "
+                              f"version that cannot be read: {exc}. Nothing was changed: correct or delete that "
+                              f"row of its feedback or api_answers table, then start again.") from exc
 
     def record(self, entry: LoggedAnswer) -> str:
         """Keep an answer and return its answer_id; an answer kept already (same id) is left as it is."""
