@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.answers.feedback import FeedbackStore
+from core.answers.answer_log import AnswerLog
 from tests.fake_servers import ChatReply, refused_url, serve_chat, sse_events
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
@@ -19,7 +19,7 @@ QUESTION = "How long is an access token valid?"
 
 @pytest.fixture
 def app_env(monkeypatch, tmp_path, sample_pipeline, reranker_dir, embedder_dir):
-    """The app on the tiny models and the already ingested sample store; returns the feedback database URL."""
+    """The app on the tiny models and the already ingested sample store; returns the answer log's database URL."""
     url = f"sqlite:///{tmp_path}/feedback.db"
     for name, value in {"POLYDESK_EMBEDDING_MODEL": str(embedder_dir), "POLYDESK_RERANKER_MODEL": str(reranker_dir),
                         "POLYDESK_CHROMA_PATH": str(sample_pipeline.settings.chroma_path),
@@ -40,6 +40,15 @@ def ask(question: str = QUESTION) -> AppTest:
 def passages(app: AppTest) -> list:
     """The passage expanders under the answers, labelled "[n] file › section"."""
     return [e for e in app.expander if e.label.startswith("[")]
+
+
+def logged(url: str) -> list:
+    """The answers in the answer log, newest first."""
+    log = AnswerLog(url)
+    try:
+        return log.recent()
+    finally:
+        log.close()
 
 
 def button(app: AppTest, label: str):
@@ -69,15 +78,18 @@ def test_streamed_answer_with_citations_and_feedback(app_env, monkeypatch):
     timings = app.caption[-1].value if "total" in app.caption[-1].value else " ".join(c.value for c in app.caption)
     assert "LLM first token" in timings and "reranked" in timings
     assert "model loading" in timings and "language detection" in timings
+    [shown] = logged(app_env)
+    assert shown.rating is None and shown.origin == "ask page", "an answer is logged when shown, rated or not"
     button(app, "👍").click().run()
     button(app, "👎").click().run()
     app.text_input(key=next(t.key for t in app.text_input if t.key.startswith("comment-"))).set_value("Too short")
     button(app, "Send comment").click().run()
     assert [s.value for s in app.success] == ["Thank you, comment saved."]
-    stored = FeedbackStore(app_env).recent()
+    stored = logged(app_env)
     assert len(stored) == 1 and stored[0].rating == -1 and stored[0].comment == "Too short", "one rating per answer"
-    assert stored[0].question == QUESTION and stored[0].llm_model == "Qwen/Qwen3-8B"
-    assert [c.marker for c in stored[0].citations] == [1] and "reranked" in stored[0].timings_ms
+    assert stored[0].question == QUESTION and stored[0].models["llm"] == "Qwen/Qwen3-8B"
+    assert [p.marker for p in stored[0].passages if p.cited] == [1] and len(stored[0].passages) == 3
+    assert "reranked" in stored[0].timings_ms and stored[0].mode == "generated"
 
 
 def test_unreachable_llm_gives_the_extractive_answer(app_env, monkeypatch):

@@ -6,15 +6,20 @@ import ast
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.answers.feedback_review import NOT_ANSWERED, RATED_DOWN, review
+from core.ops.api.app import create_app
+from core.ops.api.keys import KeyStore
 from core.ops.startup import PARTS, Startup
 from core.pipeline import Pipeline
 from core.settings import load_settings
 from tests import test_ask
+from tests.api_support import serve_app
 from tests.fake_servers import ChatReply, serve_chat, sse_events
-from tests.test_ask import APP, ask, button, passages
+from tests.test_ask import APP, ask, button, logged, passages
 
 app_env = test_ask.app_env  # the fixture, shared
 ROOT = Path(APP).parent
@@ -139,6 +144,9 @@ def test_ticket_becomes_a_reply_draft_in_the_customers_language(desk_env):
     assert not app.exception
     assert any("Customer's language: Spanish" in c.value for c in app.caption)
     assert passages(app)
+    [draft] = logged(desk_env)
+    assert (draft.kind, draft.origin, draft.language) == ("reply", "ask page", "es")
+    assert draft.question.startswith("Hola")
 
 
 def test_an_uncited_answer_lists_its_passages_right_to_left(app_env, monkeypatch):
@@ -149,6 +157,25 @@ def test_an_uncited_answer_lists_its_passages_right_to_left(app_env, monkeypatch
     assert len(shown) == 3 and all(e.label.endswith(" · not cited") for e in shown)
     rtl_passages = [b for b in blocks(app.main) if "dir-rtl-passage-" in getattr(b.proto, "id", "")]
     assert rtl_passages, "Arabic passages are laid out right to left"
+    [row] = review(logged(app_env))
+    assert row.reasons == (NOT_ANSWERED,) and row.entry.rating is None, "unrated, yet up for review"
+    assert row.entry.question == ARABIC and not any(p.cited for p in row.entry.passages)
+
+
+def test_ask_page_and_api_answers_share_one_log_and_review(desk_env):
+    app = ask()
+    button(app, "👎").click().run()
+    pipeline = Pipeline(load_settings())
+    key = KeyStore(desk_env).create("helpdesk", "ask")
+    with serve_app(create_app(pipeline)) as url:
+        headers = {"Authorization": f"Bearer {key}"}
+        answer = httpx.post(url + "/api/v1/answers", json={"question": "How do I track a parcel?"},
+                            headers=headers, timeout=300).json()
+        rated = httpx.post(url + "/api/v1/feedback", json={"answer_id": answer["answer_id"], "rating": -1},
+                           headers=headers, timeout=60)
+    assert rated.status_code == 200, rated.text
+    rows = review(logged(desk_env), reasons=[RATED_DOWN])
+    assert sorted((r.entry.origin, r.entry.kind) for r in rows) == [("ask page", "answer"), ("helpdesk", "answer")]
 
 
 def test_a_built_part_is_served_while_another_loads(tmp_path, monkeypatch):

@@ -253,24 +253,35 @@ def test_a_base_url_given_with_the_upload_links_every_chunk(page_env):
     chunks = admin.pipeline.store.all_chunks("webhooks")
     assert chunks and all(c.url.startswith("https://docs.example.com/help/webhooks/") for c in chunks)
 def test_feedback_review_lists_answers_that_need_a_look(page_env, monkeypatch):
-    from core.answers.feedback import FeedbackStore
-    from tests.test_feedback import entry
+    from core.answers.answer_log import AnswerLog
+    from tests.test_feedback import entry, make_answer
 
-    url = f"sqlite:///{page_env / 'feedback.db'}"
+    url = f"sqlite:///{page_env / 'polydesk.db'}"
     monkeypatch.setenv("POLYDESK_DATABASE_URL", url)
-    store = FeedbackStore(url)
-    store.record(entry(question="Combien de temps dure un jeton ?", rating=-1, answer_id="a", answer_language="fr",
-                       comment="La durée manque."))
-    store.record(entry(question="How do I refresh a token?", answer_id="b"))
-    store.close()
+    log = AnswerLog(url)
+    log.record(entry("Combien de temps dure un jeton ?", answer_id="a", language="fr"))
+    log.rate("a", -1, "La durée manque.")
+    log.record(entry("How do I refresh a token?", answer_id="b"))
+    log.record(entry("Can I pay in bitcoin?", make_answer("The documentation does not say."), answer_id="c",
+                     origin="zendesk"))
+    log.close()
     app = signed_in()
     assert [t.label for t in app.tabs] == ["Upload", "Collections", "Feedback"]
     review = next(d.value for d in app.dataframe if "question" in d.value.columns)
-    assert list(review["question"]) == ["Combien de temps dure un jeton ?"]
-    assert list(review["comment"]) == ["La durée manque."] and list(review["reasons"]) == ["rated down"]
-    assert any("1 of the 2 newest rated answers" in c.value for c in app.caption)
+    assert set(review["question"]) == {"Combien de temps dure un jeton ?", "Can I pay in bitcoin?"}
+    by_question = review.set_index("question")
+    assert by_question.loc["Combien de temps dure un jeton ?", "comment"] == "La durée manque."
+    assert by_question.loc["Combien de temps dure un jeton ?", "reasons"] == "rated down"
+    assert by_question.loc["Can I pay in bitcoin?", "reasons"] == "not answered from the documents"
+    unanswered = by_question.loc["Can I pay in bitcoin?"]
+    assert (unanswered["rating"], unanswered["origin"]) == ("", "zendesk"), "an unrated API answer is reviewed"
+    assert any("2 answers shown, of the 2 newest" in c.value for c in app.caption)
     assert app.get("download_button")
-    app.multiselect(key="review-languages").set_value(["en"]).run()
+    app.multiselect(key="review-languages").set_value(["fr"]).run()
+    review = next(d.value for d in app.dataframe if "question" in d.value.columns)
+    assert list(review["question"]) == ["Combien de temps dure un jeton ?"]
+    app.multiselect(key="review-languages").set_value(["en"])
+    app.multiselect(key="review-reasons").set_value(["rated down"]).run()
     assert not any("question" in d.value.columns for d in app.dataframe)
 
 
