@@ -1,4 +1,4 @@
-"""How the Ask page shows one answer: its text, warnings, passages, copy buttons, timings and rating."""
+"""How the Ask page shows one answer, kept in the answer log: text, warnings, passages, copy, timings, rating."""
 
 from __future__ import annotations
 
