@@ -35,6 +35,7 @@ import math
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -125,6 +126,7 @@ class Mode:
     smoke: bool
     dtype: str
     start_timeout_s: float
+    min_phase_s: float  # a phase is not started with less of the budget left: a start and one load level
     env: dict[str, str] = field(default_factory=dict)
 
     def spec(self, spec: ModelSpec) -> ModelSpec:
@@ -132,8 +134,8 @@ class Mode:
         return tiny(spec) if self.smoke else spec
 
 
-GPU = Mode(smoke=False, dtype="bfloat16", start_timeout_s=360)
-SMOKE = Mode(smoke=True, dtype="float32", start_timeout_s=300, env={"VLLM_CPU_KVCACHE_SPACE": "1"})
+GPU = Mode(smoke=False, dtype="bfloat16", start_timeout_s=360, min_phase_s=100)
+SMOKE = Mode(smoke=True, dtype="float32", start_timeout_s=300, min_phase_s=150, env={"VLLM_CPU_KVCACHE_SPACE": "1"})
 
 
 class Clock:
@@ -212,6 +214,11 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+    def version(self) -> str | None:
+        """The vLLM version its start-up banner names."""
+        found = re.search(r"\bversion (\d+\.\d+[\w.+-]*)", self.log.read_text(errors="replace"))
+        return found.group(1) if found else None
 
     def log_tail(self, lines: int = 30) -> str:
         """The end of the server's log."""
@@ -420,11 +427,13 @@ def measure_phase(phase: Phase, folder: Path, mode: Mode, args: argparse.Namespa
     caching = "vLLM default" if phase.prefix_caching is None else phase.prefix_caching
     record: dict[str, Any] = {"phase": phase.name, "model": spec.name, "role": spec.role, "prefix_caching": caching,
                               "matrix_params": spec.matrix_params, "levels": [], "skipped_levels": []}
+    began = time.monotonic()
     server = start_server(phase, folder, mode, args.vllm, work, args.logs)
     print(f"[{phase.name}] starting {spec.name} ...", flush=True)
     try:
         record["start_s"] = round(wait_ready(server, client, min(mode.start_timeout_s, clock.left())), 1)
-        print(f"[{phase.name}] ready after {record['start_s']} s", flush=True)
+        record["vllm_version"] = server.version()
+        print(f"[{phase.name}] vLLM {record['vllm_version']} ready after {record['start_s']} s", flush=True)
         is_reranker = spec.role == "reranker"
 
         def call(timeout: float) -> tuple[int, int]:
@@ -449,6 +458,7 @@ def measure_phase(phase: Phase, folder: Path, mode: Mode, args: argparse.Namespa
         print(f"[{phase.name}] FAILED: {record['error']}", flush=True)
     finally:
         server.stop()
+    record["phase_s"] = round(time.monotonic() - began, 1)
     return record
 
 
@@ -520,7 +530,8 @@ def parse_args() -> argparse.Namespace:
     local_vllm = REPO / ".vllm" / "bin" / "vllm"
     args.vllm = args.vllm or (str(local_vllm) if args.smoke and local_vllm.exists() else shutil.which("vllm"))
     if not args.vllm or not Path(args.vllm).exists():
-        parser.error("no vllm executable found: pass --vllm PATH (with --smoke: `make vllm` builds .vllm)")
+        parser.error("no vllm executable found: install vLLM (its CUDA build on a GPU) and put it on PATH or pass "
+                     "--vllm PATH; for --smoke, `make vllm` builds .vllm")
     args.tokenizer = args.tokenizer or real_tokenizer_dir()
     if args.tokenizer is None or not (args.tokenizer / "vocab.json").is_file():
         parser.error("the Qwen3 tokenizer was not found: pass --tokenizer DIR (a copy of ../shared/qwen3-tokenizer)")
@@ -534,10 +545,16 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
-    """Write the model folders, measure the peak, run the phases in order within the budget, write the record."""
+    """Measure the peak, write the model folders, run the phases in order within the budget, write the record."""
     args = parse_args()
     clock = Clock(args.budget_s)
     mode = SMOKE if args.smoke else GPU
+    try:
+        peak, device_name = (args.peak_tflops, "given") if args.peak_tflops else measure_peak(
+            "cpu" if args.smoke else "cuda")
+    except (ImportError, RuntimeError) as exc:
+        sys.exit(f"error: the matmul peak could not be measured: {exc}")
+    print(f"device: {device_name}; matmul peak {peak:.3g} TFLOP/s; budget {args.budget_s:.0f} s", flush=True)
     import httpx
     from transformers import AutoTokenizer
 
@@ -551,12 +568,9 @@ def main() -> None:
                                                  AutoTokenizer.from_pretrained(str(args.tokenizer)), mode.dtype)
                    for name, spec in specs.items()}
         workload = Workload(tokenizer)
-        peak, device_name = (args.peak_tflops, "given") if args.peak_tflops else measure_peak(
-            "cpu" if args.smoke else "cuda")
-        print(f"device: {device_name}; matmul peak {peak:.1f} TFLOP/s; budget {args.budget_s:.0f} s", flush=True)
         record: dict[str, Any] = {
             "bench": "gpu-vllm", "mode": "smoke" if args.smoke else "gpu", "started": datetime.now(UTC).isoformat(),
-            "device": device_name, "peak_tflops": round(peak, 2),
+            "device": device_name, "peak_tflops": float(f"{peak:.4g}"),
             "peak_source": "--peak-tflops" if args.peak_tflops else "measured in this run",
             "facts_peak_tflops": FACTS_PEAK_TFLOPS, "dtype": mode.dtype, "vllm": args.vllm,
             "budget_s": args.budget_s, "window_s": args.window_s, "passages_per_question": PASSAGES_PER_QUESTION,
@@ -565,12 +579,13 @@ def main() -> None:
         }
         with httpx.Client(limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)) as client:
             for phase in args.phases:
-                if clock.left() < 60:
+                if clock.left() < mode.min_phase_s:
                     record["phases"].append({"phase": phase.name, "skipped": "budget spent"})
                 else:
                     record["phases"].append(measure_phase(phase, folders[phase.spec.name], mode, args, clock,
                                                           workload, client, peak, work))
                 record["verdicts"] = verdicts(record["phases"], args.smoke)
+                record["elapsed_s"] = round(args.budget_s - (clock.deadline - time.monotonic()), 1)
                 write_json(args.out, record)
         print_table(record["phases"])
         print(f"verdicts: {record['verdicts']}")
