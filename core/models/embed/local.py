@@ -82,7 +82,7 @@ class QwenLocalEmbedder:
         batches of similar token lengths (on a CPU a padding token costs as much as a real one)."""
         if self.max_batch_tokens is None:
             return truncate_and_normalise(self._batch(texts, self.batch_size), self.dim)
-        lengths = [len(ids) for ids in self._model.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        lengths = [len(ids) for ids in self._model.tokenizer(texts)["input_ids"]]
         vectors = np.zeros((len(texts), self._model.get_embedding_dimension()), dtype=np.float32)
         for group in token_batches(lengths, self.max_batch_tokens, self.batch_size):
             vectors[group] = self._batch([texts[i] for i in group], len(group))
