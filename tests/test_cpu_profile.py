@@ -1,14 +1,19 @@
-"""CPU profile: native bfloat16 detection and its fall back to float32, and embedding batches cut by token lengths."""
+"""CPU profile: native bfloat16 detection and its fall back to float32, embedding batches cut by token lengths, and
+the Ask page's note on what runs on the CPU."""
 
 from pathlib import Path
 
 import numpy as np
 import torch
+from streamlit.testing.v1 import AppTest
 
 from core.models.batching import token_batches
 from core.models.device import cpu_has_native_bf16, preferred_dtype
 from core.models.embed.local import CPU_BATCH_TOKENS, QwenLocalEmbedder
+from core.ops.cpu_note import cpu_note
 from core.settings import load_settings
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
 WITH_BF16 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile\n"
 WITHOUT_BF16 = "processor\t: 0\nflags\t\t: fpu sse2 avx2\n"
@@ -66,3 +71,31 @@ def test_batches_by_tokens_give_each_text_its_own_vector(embedder_dir: Path):
     expected = np.stack([plain.embed_documents([text])[0] for text in DOCUMENTS])
     np.testing.assert_allclose(by_tokens.embed_documents(DOCUMENTS), expected, atol=1e-5)
     np.testing.assert_allclose(plain.embed_documents(DOCUMENTS), expected, atol=1e-5)
+
+
+def test_the_cpu_note_says_what_runs_here_and_what_a_gpu_or_vllm_would_change():
+    note = cpu_note(load_settings(device="cpu"))
+    assert note is not None
+    assert "the embedding model, the reranker and the language model run in this process" in note
+    assert "reads 10 passages, the first 256 tokens of each" in note and "rerank 30 whole passages" in note
+    assert "POLYDESK_DEVICE=cuda" in note and "POLYDESK_EMBEDDING_URL, POLYDESK_RERANKER_URL, POLYDESK_LLM_URL" in note
+    off = cpu_note(load_settings(device="cpu", cpu_profile=False, llm="off"))
+    assert off is not None and "reads 30 passages, in float32" in off and "whole" not in off
+    assert "language model" not in off and "POLYDESK_LLM_URL" not in off
+    served = cpu_note(load_settings(device="cpu", reranker_url="http://127.0.0.1:9", llm_url="http://127.0.0.1:9"))
+    assert served is not None and "the embedding model runs in this process" in served and "reranker" not in served
+    assert cpu_note(load_settings(device="cpu", embedding_url="http://127.0.0.1:9",
+                                  reranker_url="http://127.0.0.1:9", llm="off")) is None
+    assert cpu_note(load_settings(device="cuda")) is None
+
+
+def test_the_ask_page_shows_the_cpu_note_in_its_sidebar(monkeypatch, sample_pipeline, reranker_dir, embedder_dir):
+    for name, value in {"POLYDESK_EMBEDDING_MODEL": str(embedder_dir), "POLYDESK_RERANKER_MODEL": str(reranker_dir),
+                        "POLYDESK_CHROMA_PATH": str(sample_pipeline.settings.chroma_path), "POLYDESK_DEVICE": "cpu",
+                        "POLYDESK_LLM": "off"}.items():
+        monkeypatch.setenv(name, value)
+    app = AppTest.from_file(APP, default_timeout=300).run()
+    assert not app.exception, app.exception
+    notes = [c.value for c in app.sidebar.caption if "computer's CPU" in c.value]
+    assert notes == [cpu_note(load_settings())], "one caption, from the page's own settings"
+    assert "the embedding model and the reranker run in this process" in notes[0]
