@@ -130,7 +130,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    import torchao
+    try:
+        import torchao
+    except ImportError:
+        raise SystemExit("bench/cpu_int8.py needs torchao, which Polydesk does not install: pip install torchao") from None
 
     folder, label = cached_checkpoint("reranker", args.shape, build_reranker)
     timings = speed(folder, args.repeats)
