@@ -133,7 +133,7 @@ def main() -> None:
     try:
         import torchao
     except ImportError:
-        raise SystemExit("bench/cpu_int8.py needs torchao, which Polydesk does not install: pip install torchao") from None
+        raise SystemExit("bench/cpu_int8.py needs torchao (not a Polydesk dependency): pip install torchao") from None
 
     folder, label = cached_checkpoint("reranker", args.shape, build_reranker)
     timings = speed(folder, args.repeats)
