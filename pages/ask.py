@@ -10,6 +10,7 @@ import streamlit as st
 from core.errors import PolydeskError
 from core.knowledge.language import language_name
 from core.models.rerank import rerank_budget
+from core.ops.cpu_note import cpu_note
 from core.ops.doctor import Diagnosis, diagnose
 from core.ops.startup import Startup
 from core.pipeline import Pipeline, shared_pipeline
@@ -49,7 +50,7 @@ def health_light(pipeline: Pipeline) -> None:
 
 
 def sidebar(pipeline: Pipeline) -> tuple[list[str], str | None]:
-    """Collections, the answer language, a new conversation, and the health light."""
+    """Collections, the answer language, what runs on a CPU, a new conversation, and the health light."""
     with st.sidebar:
         names = [c.name for c in pipeline.store.collections()]
         chosen = st.multiselect("Collections", names, default=names)
@@ -59,6 +60,9 @@ def sidebar(pipeline: Pipeline) -> tuple[list[str], str | None]:
         if pipeline.settings.llm == "off":
             st.caption("No language model is configured (POLYDESK_LLM=off): answers are the best passages in "
                        "their own language, so the answer language and translations need a model.")
+        on_cpu = cpu_note(pipeline.settings)
+        if on_cpu:
+            st.caption(on_cpu)
         if st.button("New conversation"):
             st.session_state[ASK_HISTORY] = []
         st.divider()

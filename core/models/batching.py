@@ -84,3 +84,16 @@ class MergingQueue(Generic[T, R]):
     def _finish(call: _Call[T], output: Any = None, error: BaseException | None = None) -> None:
         """Hand a call its outputs or its error."""
         call.output, call.error, call.done = output, error, True
+
+
+def token_batches(lengths: Sequence[int], max_tokens: int, max_items: int) -> list[list[int]]:
+    """Indices grouped longest first, at most `max_items` a group, each group's padded size (its size x its
+    longest) within `max_tokens`; a longer item goes alone. Neighbours in length share a group: little padding."""
+    groups: list[list[int]] = []
+    for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        last = groups[-1] if groups else []
+        if last and len(last) < max_items and (len(last) + 1) * lengths[last[0]] <= max_tokens:
+            last.append(index)
+        else:
+            groups.append([index])
+    return groups

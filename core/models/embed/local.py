@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ConfigError, MissingDependency
-from core.models.batching import MergingQueue
+from core.models.batching import MergingQueue, token_batches
 from core.models.device import preferred_dtype, resolve_device
 from core.models.embed import query_text, truncate_and_normalise
 from core.models.source import resolve_model
 from core.settings import Settings
+
+CPU_BATCH_TOKENS = 512  # CPU profile on a CPU: batches of similar lengths, at most this many tokens with padding
 
 
 class QwenLocalEmbedder:
@@ -20,7 +22,7 @@ class QwenLocalEmbedder:
 
     def __init__(
         self, folder: Path, model_id: str, instruction: str, dim: int | None = None,
-        device: str = "cpu", batch_size: int = 16, cpu_profile: bool = True,
+        device: str = "cpu", batch_size: int = 16, cpu_profile: bool = True, max_batch_tokens: int | None = None,
     ) -> None:
         try:
             from sentence_transformers import SentenceTransformer
@@ -53,6 +55,7 @@ class QwenLocalEmbedder:
         self.dim = dim or full_dim
         self.instruction = instruction
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
         self._queue: MergingQueue[str, np.ndarray] = MergingQueue(self._run)
 
     @classmethod
@@ -61,9 +64,11 @@ class QwenLocalEmbedder:
         folder = resolve_model(
             settings.embedding_model, setting="POLYDESK_EMBEDDING_MODEL", url_setting="POLYDESK_EMBEDDING_URL"
         )
+        device = resolve_device(settings.device)
         return cls(
             folder, settings.embedding_model, settings.embedding_instruction, settings.embedding_dim,
-            resolve_device(settings.device), settings.embedding_batch_size, settings.cpu_profile,
+            device, settings.embedding_batch_size, settings.cpu_profile,
+            CPU_BATCH_TOKENS if settings.cpu_profile and device == "cpu" else None,
         )
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -73,10 +78,19 @@ class QwenLocalEmbedder:
         return np.asarray(self._queue.submit(None, texts))
 
     def _run(self, _key: Hashable, texts: list[str]) -> np.ndarray:
-        """One model call over texts of one or more callers."""
-        vectors = self._model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
-                                     show_progress_bar=False)
+        """Vectors for the texts of one or more callers: batches of `batch_size`, or with max_batch_tokens set,
+        batches of similar token lengths (on a CPU a padding token costs as much as a real one)."""
+        if self.max_batch_tokens is None:
+            return truncate_and_normalise(self._batch(texts, self.batch_size), self.dim)
+        lengths = [len(ids) for ids in self._model.tokenizer(texts)["input_ids"]]
+        vectors = np.zeros((len(texts), self._model.get_embedding_dimension()), dtype=np.float32)
+        for group in token_batches(lengths, self.max_batch_tokens, self.batch_size):
+            vectors[group] = self._batch([texts[i] for i in group], len(group))
         return truncate_and_normalise(vectors, self.dim)
+
+    def _batch(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """The model's pooled vectors for `texts`, `batch_size` at a time."""
+        return self._model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Documents are embedded as they are, without an instruction."""
