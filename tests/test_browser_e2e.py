@@ -185,8 +185,8 @@ def test_admin_uploads_and_an_agent_works_through_questions_and_a_ticket(app_url
         page.get_by_label("User name").fill("admin")
         page.get_by_role("textbox", name="Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        page.get_by_label("New collection name").fill("parcelio")
-        page.get_by_label("New collection name").press("Enter")
+        expect(page.get_by_text("Signed in as")).to_be_visible()
+        # Files first: a file chosen while the page reruns for another widget can be lost with the old uploader.
         page.locator("input[type=file]").set_input_files([
             {"name": "webhooks.md", "mimeType": "text/markdown", "buffer": WEBHOOKS.encode()},
             {"name": "limits.txt", "mimeType": "text/plain", "buffer": LIMITS.encode()},
@@ -194,9 +194,12 @@ def test_admin_uploads_and_an_agent_works_through_questions_and_a_ticket(app_url
             {"name": "diagram.md", "mimeType": "text/markdown", "buffer": PNG},
         ])
         expect(page.get_by_text("diagram.md")).to_be_visible()
+        page.get_by_label("New collection name").fill("parcelio")
+        page.get_by_label("New collection name").press("Enter")
         base_url = page.get_by_role("textbox", name="Public base URL of these docs (optional)")
         base_url.fill(BASE_URL)
         base_url.press("Enter")
+        expect(page.get_by_text("diagram.md")).to_be_visible()
         page.get_by_role("button", name="Ingest", exact=True).click()
         expect(page.get_by_text("4 files, 1 failed")).to_be_visible()
         page.screenshot(path=shots / "1-ingest-report.png", full_page=True)
@@ -209,7 +212,8 @@ def test_admin_uploads_and_an_agent_works_through_questions_and_a_ticket(app_url
 
         # A generated answer that cites nothing says so and still lists the passages it was given.
         page.goto(app_url)
-        ask(page, "How does Parcelio sign webhooks? Which header has the HMAC-SHA256 signature?")
+        first = "How does Parcelio sign webhooks? Which header has the HMAC-SHA256 signature?"
+        ask(page, first)
         expect(page.get_by_text("The answer cites no passage").first).to_be_visible()
         passage = page.get_by_text("webhooks.md › Signatures · not cited").first
         expect(passage).to_be_visible()
@@ -222,7 +226,8 @@ def test_admin_uploads_and_an_agent_works_through_questions_and_a_ticket(app_url
         ask(page, follow_up)
         searched = page.get_by_label("Searched for")
         expect(searched).to_have_count(2)
-        assert searched.nth(1).input_value().strip() not in ("", follow_up)
+        # Neither the follow-up alone nor, as without an LLM, joined to the previous question: the model's query.
+        assert searched.nth(1).input_value().strip() not in ("", follow_up, f"{first} {follow_up}")
         page.screenshot(path=shots / "3-follow-up-searched-as-rewritten.png", full_page=True)
 
         # An Arabic question and its Arabic passage are laid out right to left, their code left to right.
