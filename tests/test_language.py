@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -259,6 +260,7 @@ def test_question_sample_leaves_out_neutral_words_when_enough_is_left() -> None:
     assert question_sample("HOW DO I ROTATE THE API KEY NOW") == "HOW DO I ROTATE THE KEY NOW"
 
 
+@cache
 def short_questions() -> dict[str, list[str]]:
     """The short support questions of tests/data, per language."""
     questions: dict[str, list[str]] = defaultdict(list)
