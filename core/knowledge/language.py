@@ -1,10 +1,16 @@
 """Language identification of chunks, documents and questions with Lingua, as ISO 639-1 codes.
 
 Detection looks at prose only: fenced and inline code, URLs, HTML tags and code-like tokens such as
-`json.loads` or `user_id` are removed first. API documentation in Hindi, Japanese or Russian is full of
-English terms, so when a good share of the remaining letters is in a script other than Latin, only the
-words in those scripts are shown to Lingua. Short, code-only or ambiguous texts get None; inside a document
-such chunks take the document's language, the majority of its confidently detected chunks.
+`json.loads` or `user_id` are removed first (in Chinese, Japanese, Korean and Thai, where a word and an
+identifier are often written without a space between them, only the identifier goes). API documentation in
+Hindi, Japanese or Russian is full of English terms, so when a good share of the remaining letters is in a
+script other than Latin, only the words in those scripts are shown to Lingua. Short, code-only or ambiguous
+texts get None; inside a document such chunks take the document's language, the majority of its confidently
+detected chunks.
+
+A question is short, so the few words that say nothing about its language weigh a lot: acronyms and
+mixed-case names (API, SDK, OAuth) and the English technical terms written untranslated in every language
+(webhook, token, sandbox) are left out of what Lingua sees when enough letters are left without them.
 
 Lingua's detector is thread-safe (one instance may be shared by threads; its language models live in
 process-wide, lock-protected tables), so one detector per process is enough: see `language_detector`.
@@ -50,12 +56,25 @@ _HTML_TAG = regex.compile(r"<[^>\n]{0,500}>")
 # Markdown emphasis and brackets or quotes at the edges of words: "(see", "**Note**:", "_it_".
 _EDGES = regex.compile(r"(?<![\p{L}\p{N}])[*_~(\[{\"'«“]+|[*_~)\]}\"'»”]+(?![\p{L}\p{N}])")
 # A token with code punctuation inside it, or a dot between two letters (json.loads, example.com); tokens are
-# found whole (_WORD) and tested with this search, which keeps the pass linear in a token's length.
+# found whole (_PIECE) and tested with this search, which keeps the pass linear in a token's length.
 _CODE_MARK = regex.compile(r"[_=(){}\[\]<>/\\$@]|\p{L}\.\p{L}")
+# Scripts whose words run straight into a Latin identifier ("create_shipmentが422を返す", "webhook이"): a piece of
+# text is a run of these, or a run of other non-space characters.
+_UNSPACED = r"\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}\p{scx=Thai}"
+_PIECE = regex.compile(rf"(?V1)[{_UNSPACED}]+|[^\s{_UNSPACED}]+")
 _LETTER = regex.compile(r"[\p{L}\p{M}]")
 _WIDE = regex.compile(r"(?V1)[[\p{L}\p{M}]&&[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}]]")
 _NON_LATIN = regex.compile(r"(?V1)[[\p{L}\p{M}]--[\p{Latin}\p{Inherited}]]")
-_WORD = regex.compile(r"\S+")
+# English technical terms that support questions in every language use untranslated: they say nothing about
+# the question's language. Acronyms and mixed-case names (API, SDK, OAuth, GitHub) are found by their case.
+NEUTRAL_TERMS = frozenset({
+    "api", "apis", "sdk", "url", "http", "https", "json", "xml", "csv", "pdf", "oauth", "curl", "localhost",
+    "webhook", "webhooks", "endpoint", "endpoints", "token", "tokens", "sandbox", "header", "headers",
+    "dashboard", "python", "javascript", "php", "java",
+})
+_MIXED_CASE = regex.compile(r"\p{L}\p{M}*\p{Lu}")  # an upper-case letter after the first one
+_WORD_PART = regex.compile(r"[^\s\-]+")  # words, and the parts of hyphenated words (API-Schlüssel)
+_NOT_LETTER = regex.compile(r"[^\p{L}\p{M}]+")
 
 
 def prose(text: str) -> str:
@@ -63,7 +82,7 @@ def prose(text: str) -> str:
     text = _LINK.sub(r"\1", _INLINE_CODE.sub(" ", _FENCED.sub(" ", text)))
     for pattern in (_URL, _HTML_TAG, _EDGES):
         text = pattern.sub(" ", text)
-    return _WORD.sub(lambda token: " " if _CODE_MARK.search(token[0]) else token[0], text)
+    return _PIECE.sub(lambda piece: " " if _CODE_MARK.search(piece[0]) else piece[0], text)
 
 
 def letter_weight(text: str) -> int:
@@ -77,8 +96,24 @@ def detection_sample(text: str) -> str:
     total = letter_weight(sample)
     non_latin = len(_NON_LATIN.findall(sample)) + (_WIDE_WEIGHT - 1) * len(_WIDE.findall(sample))
     if total and NON_LATIN_SHARE <= non_latin / total < 1:
-        sample = " ".join(word for word in _WORD.findall(sample) if _NON_LATIN.search(word))
+        sample = " ".join(piece for piece in _PIECE.findall(sample) if _NON_LATIN.search(piece))
     return " ".join(sample.split())
+
+
+def is_neutral(word: str, by_case: bool = True) -> bool:
+    """Whether a word says nothing about a question's language: a NEUTRAL_TERM or, by_case, an acronym or a
+    mixed-case name."""
+    letters = _NOT_LETTER.sub("", word)
+    return letters.casefold() in NEUTRAL_TERMS or (by_case and bool(_MIXED_CASE.search(letters)))
+
+
+def question_sample(text: str) -> str:
+    """What Lingua is shown for a question: the detection sample without its neutral words (acronyms are told by
+    their case only in text with lower-case letters) when the rest still has MIN_LETTERS, else the whole sample."""
+    sample = detection_sample(text)
+    by_case = any(char.islower() for char in sample)
+    kept = " ".join(part for part in _WORD_PART.findall(sample) if not is_neutral(part, by_case))
+    return kept if letter_weight(kept) >= MIN_LETTERS else sample
 
 
 def majority_language(languages: Iterable[str | None]) -> str | None:
@@ -149,7 +184,7 @@ class LanguageDetector:
 
     def detect_question(self, text: str) -> str | None:
         """Lingua's best guess for a question among the configured languages; None for code or text without letters."""
-        sample = detection_sample(text)
+        sample = question_sample(text)
         if letter_weight(sample) < MIN_QUESTION_LETTERS:
             return None
         values = self._lingua.compute_language_confidence_values(sample)
