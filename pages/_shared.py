@@ -52,13 +52,13 @@ def start(sample: bool = True, load_models: bool = False) -> tuple[Settings, Pip
 
 
 def ingest_sample(begun: Startup) -> None:
-    """The first-start sample ingest, started in the background (once per process): its progress while it runs,
-    what it did once it has ended (once per browser session), or why it failed."""
+    """The first-start sample ingest, started in the background (once per process): its progress while it runs, and
+    what it did once it has ended (once per browser session). Raises PolydeskError when it failed."""
     begun.ingest_sample_in_background()
     if begun.sample_running:
         sample_progress(begun, sample_phase(begun))
     elif begun.sample_error:
-        st.error(f"The sample documentation could not be ingested: {begun.sample_error}")
+        raise PolydeskError(f"the sample documentation could not be ingested: {begun.sample_error}")
     elif (done := report_sample(begun.sample_report)) and not st.session_state.get(SAMPLE_SHOWN):
         st.session_state[SAMPLE_SHOWN] = True
         st.toast(done)
