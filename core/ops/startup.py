@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 # What is loaded in the background, in the order a question needs it, and what the page says meanwhile.
 PARTS = (*((part, LOADING[part]) for part in ("languages", "embedder", "reranker")),
          ("searcher", "Opening the search indexes…"))
+# Lingua loads its n-gram models at the first detection of a short text, seconds on a CPU: the background loading
+# detects this question once, so that the first real question does not wait for them.
+WARM_UP_QUESTION = "How long is an access token valid?"
 
 
 class Startup:
@@ -118,6 +121,8 @@ class Startup:
                 start = time.perf_counter()
                 try:
                     getattr(self.pipeline, part)
+                    if part == "languages":
+                        self.pipeline.languages.detect_question(WARM_UP_QUESTION)
                 except PolydeskError as exc:
                     self.errors[part] = str(exc)
                 self.loaded_ms[part] = (time.perf_counter() - start) * 1000
