@@ -11,13 +11,12 @@ from functools import lru_cache
 
 from core.errors import PolydeskError
 from core.knowledge.ingest.run import IngestReport, Progress
-from core.pipeline import LOADING, SAMPLE_COLLECTION, SAMPLE_FOLDER, Pipeline, shared_pipeline
+from core.pipeline import SAMPLE_COLLECTION, SAMPLE_FOLDER, Pipeline, shared_pipeline
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
-# What is loaded in the background, in the order a question needs it, and what the page says meanwhile.
-PARTS = (*((part, LOADING[part]) for part in ("languages", "embedder", "reranker")),
-         ("searcher", "Opening the search indexes…"))
+# What is loaded in the background, in the order a question needs it.
+PARTS = ("languages", "embedder", "reranker", "searcher")
 # Lingua loads its n-gram models at the first detection of a short text, seconds on a CPU: the background loading
 # detects this question once, so that the first real question does not wait for them.
 WARM_UP_QUESTION = "How long is an access token valid?"
@@ -33,7 +32,6 @@ class Startup:
         self.sample_error: str | None = None
         self.loaded_ms: dict[str, float] = {}
         self.errors: dict[str, str] = {}
-        self._now: str | None = None
         self._ingested = False
         self._ingest_lock = threading.Lock()
         self._sample_thread: threading.Thread | None = None
@@ -116,8 +114,7 @@ class Startup:
     def _load(self) -> None:
         """Build each part in turn, noting its time and any error (the question that needs it reports it again)."""
         try:
-            for part, label in PARTS:
-                self._now = label
+            for part in PARTS:
                 start = time.perf_counter()
                 try:
                     getattr(self.pipeline, part)
@@ -127,13 +124,7 @@ class Startup:
                     self.errors[part] = str(exc)
                 self.loaded_ms[part] = (time.perf_counter() - start) * 1000
         finally:
-            self._now = None
             self._done.set()
-
-    @property
-    def now(self) -> str | None:
-        """What loads at this moment, e.g. "Loading the reranker…", or None once everything is loaded."""
-        return self._now if self._thread is not None and not self._done.is_set() else None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the background loading (if started) to end; whether it has ended."""
