@@ -41,7 +41,7 @@ from core.types import SearchResult, TicketReply, Turn
 T = TypeVar("T")
 SAMPLE_FOLDER = Path(__file__).resolve().parents[1] / "data" / "sample"
 SAMPLE_COLLECTION = "parcelio-sample"
-# The models a question may have to wait for, in the order it needs them, and what is said meanwhile.
+# What a question (or a ticket reply) says while it waits for a model to load.
 LOADING = {"languages": "Loading the language detector…", "embedder": "Loading the embedding model…",
            "reranker": "Loading the reranker…", "generator": "Loading the language model…"}
 
