@@ -174,7 +174,7 @@ class Pipeline:
         loading, "Rewriting the follow-up…", "Detecting the language…", then the search's steps."""
         check_question(question, self.settings.max_question_chars)
         turns = check_turns(conversation or ())
-        timings: dict[str, float] = {}
+        timings = {"load": 0.0}  # milliseconds waited for models: 0 when every one was loaded
         generator = None
         if turns and self.settings.llm != "off":
             with suppress(PolydeskError):  # the rewrite says why it is skipped
@@ -203,7 +203,7 @@ class Pipeline:
         their passages in `language`, else the message's. TicketReply.warnings are about the questions; the
         draft carries its own. `on_stage` is told each step before it runs."""
         text = check_ticket(message)
-        timings: dict[str, float] = {}
+        timings = {"load": 0.0}
         self._ready(("languages",), on_stage, timings)
         on_stage("Detecting the language…")
         with timed(timings, "language"):

@@ -67,7 +67,9 @@ def sidebar(pipeline: Pipeline) -> tuple[list[str], str | None]:
 
 def wait_for_sample(begun: Startup, status: object) -> float:
     """Wait until the first-start sample is searchable (its files chunked), saying how far it is; the milliseconds
-    waited."""
+    waited (none when it already is)."""
+    if begun.wait_searchable(0):
+        return 0.0
     start = time.perf_counter()
     while not begun.wait_searchable(0.2):
         status.update(label=ingest_label(begun.sample_progress))  # type: ignore[attr-defined]
