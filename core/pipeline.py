@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
@@ -26,19 +26,24 @@ from core.knowledge.language import (
     language_detector,
 )
 from core.knowledge.links import SiteLinks
+from core.knowledge.pending import PendingCollections
 from core.knowledge.question import check_question
-from core.knowledge.search import HybridSearcher, SearchDepth
+from core.knowledge.search import HybridSearcher, OnStage, SearchDepth, quiet
 from core.knowledge.store import ChromaStore
 from core.models.chat import Generator, make_generator
 from core.models.embed import Embedder, make_embedder
 from core.models.rerank import Reranker, make_reranker, rerank_budget
 from core.models.source import cached_model_folder
 from core.settings import Settings
+from core.timing import timed
 from core.types import SearchResult, TicketReply, Turn
 
 T = TypeVar("T")
 SAMPLE_FOLDER = Path(__file__).resolve().parents[1] / "data" / "sample"
 SAMPLE_COLLECTION = "parcelio-sample"
+# What a question (or a ticket reply) says while it waits for a model to load.
+LOADING = {"languages": "Loading the language detector…", "embedder": "Loading the embedding model…",
+           "reranker": "Loading the reranker…", "generator": "Loading the language model…"}
 
 
 class Pipeline:
@@ -96,18 +101,39 @@ class Pipeline:
             )
         return Chunker.from_folder(folder, self.settings.chunk_tokens, self.settings.chunk_overlap)
 
+    @property
+    def pending(self) -> PendingCollections:
+        """Collections in their first ingest, searchable by keywords before their embeddings are stored."""
+        return self._part("pending", PendingCollections)
+
     def loaded_models(self) -> frozenset[str]:
         """Which models ("embedding", "reranker") this pipeline has already loaded or connected."""
         return frozenset(role for role, part in (("embedding", "embedder"), ("reranker", "reranker"))
                          if part in self._parts)
 
     def ingest(self, paths: Iterable[Path], collection: str, progress: Callable[[Progress], None] | None = None,
-               links: SiteLinks | None = None) -> IngestReport:
-        """Ingest files and folders into a collection; `links` replaces its link settings (None keeps them)."""
+               links: SiteLinks | None = None, lexical_first: bool = False) -> IngestReport:
+        """Ingest files and folders into a collection; `links` replaces its link settings (None keeps them).
+        lexical_first, for a new collection: chunk every file first and search the chunks by keywords while they
+        are embedded and stored."""
+        if lexical_first and any(c.name == collection for c in self.store.collections()):
+            raise ValueError(f"lexical_first is for a new collection, and {collection} exists")
         detector = self.languages
         ingester = Ingester(self.store, self.embedder, self.chunker, lambda texts: detector.detect_document(texts)[1],
                             int(self.settings.max_file_mb * 1_000_000), self.settings.write_batch_rows)
-        return ingester.ingest_files(paths, collection, progress, links)
+        if not lexical_first:
+            return ingester.ingest_files(paths, collection, progress, links)
+        pending = self.pending
+
+        def track(step: Progress) -> None:
+            pending.embedded(collection, step.chunks if step.chunks_total else 0)
+            if progress:
+                progress(step)
+        try:
+            return ingester.ingest_files(paths, collection, track, links,
+                                         lambda chunks: pending.add(collection, chunks))
+        finally:
+            pending.remove(collection)
 
     @property
     def searcher(self) -> HybridSearcher:
@@ -116,7 +142,7 @@ class Pipeline:
             self.store, self.embedder, self.reranker, self.languages.detect_question,
             self.settings.reranker_instruction,
             SearchDepth(self.settings.dense_k, self.settings.lexical_k, rerank_budget(self.settings).k),
-            self.settings.lexical_folder,
+            self.settings.lexical_folder, self.pending,
         ))
 
     @property
@@ -142,39 +168,79 @@ class Pipeline:
             return None
 
     def ask(self, question: str, collections: Sequence[str], language: str | None = None,
-            conversation: Sequence[Turn] | None = None) -> AnswerRun:
+            conversation: Sequence[Turn] | None = None, on_stage: OnStage = quiet) -> AnswerRun:
         """Search (a follow-up made standalone from the conversation), then an answer to stream from the top
-        passages, in `language`, else the question's."""
+        passages, in `language`, else the question's. `on_stage` is told each step before it runs: a model
+        loading, "Rewriting the follow-up…", "Detecting the language…", then the search's steps."""
         check_question(question, self.settings.max_question_chars)
         turns = check_turns(conversation or ())
-        start = time.perf_counter()
-        query, notes = standalone_query(question, turns, self._optional_generator() if turns else None)
-        rewrite_ms = (time.perf_counter() - start) * 1000
-        start = time.perf_counter()
-        query_language = self.question_language(question, collections, turns, language)
-        language_ms = (time.perf_counter() - start) * 1000
-        result = self.searcher.search(query, collections, None, None, query_language=query_language)
-        result.timings_ms["language"] = result.timings_ms.get("language", 0.0) + language_ms
-        if turns:
-            result.timings_ms["rewrite"] = rewrite_ms
-        result.timings_ms["total"] = result.timings_ms.get("total", 0.0) + language_ms + rewrite_ms
+        timings = {"load": 0.0}  # milliseconds waited for models: 0 when every one was loaded
+        generator = None
+        if turns and self.settings.llm != "off":
+            with suppress(PolydeskError):  # the rewrite says why it is skipped
+                self._ready(("generator",), on_stage, timings)
+            generator = self._optional_generator()
+            if generator is not None:
+                on_stage("Rewriting the follow-up…")
+        with timed(timings, "rewrite"):
+            query, notes = standalone_query(question, turns, generator)
+        if not turns:
+            del timings["rewrite"]
+        self._ready(("languages",), on_stage, timings)
+        on_stage("Detecting the language…")
+        with timed(timings, "language"):
+            query_language = self.question_language(question, collections, turns, language)
+        self._ready(("embedder", "reranker"), on_stage, timings)
+        result = self.searcher.search(query, collections, None, None, query_language=query_language,
+                                      on_stage=on_stage)
+        self._add_timings(result, timings)
         return AnswerRun(question, result, language, lambda: self.generator, self.settings.top_n, history=turns,
                          warnings=notes, requested_language=language)
 
-    def reply(self, message: str, collections: Sequence[str], language: str | None = None) -> TicketReply:
+    def reply(self, message: str, collections: Sequence[str], language: str | None = None,
+              on_stage: OnStage = quiet) -> TicketReply:
         """A reply drafted for a customer's message: its questions found and searched, the draft written from
         their passages in `language`, else the message's. TicketReply.warnings are about the questions; the
-        draft carries its own."""
+        draft carries its own. `on_stage` is told each step before it runs."""
         text = check_ticket(message)
-        detected = self.languages.detect_question(text) or self.collection_language(collections)
+        timings = {"load": 0.0}
+        self._ready(("languages",), on_stage, timings)
+        on_stage("Detecting the language…")
+        with timed(timings, "language"):
+            detected = self.languages.detect_question(text) or self.collection_language(collections)
+        if self.settings.llm != "off":
+            with suppress(PolydeskError):  # the questions are then picked without it, with a note
+                self._ready(("generator",), on_stage, timings)
+        on_stage("Finding the questions…")
         questions, notes = extract_questions(text, self._optional_generator())
-        results = [self.searcher.search(q, collections, None, None, query_language=detected) for q in questions]
+        self._ready(("embedder", "reranker"), on_stage, timings)
+        results = [self.searcher.search(q, collections, None, None, query_language=detected,
+                                        on_stage=lambda label, i=i: on_stage(f"Question {i} of {len(questions)}: "
+                                                                             f"{label}"))
+                   for i, q in enumerate(questions, 1)]
         search = merged_search(results, questions, detected, self.settings.top_n)
+        self._add_timings(search, timings)
         reply_language = language or detected
         run = AnswerRun(search.query, search, reply_language, lambda: self.generator, MAX_REPLY_PASSAGES,
                         requested_language=language,
                         prompt=lambda passages, lang: reply_messages(text, passages, lang))
+        on_stage("Writing the reply…")
         return TicketReply(reply_language, questions, run.answer(), notes)
+
+    def _ready(self, parts: Sequence[str], on_stage: OnStage, timings: dict[str, float]) -> None:
+        """Build the models a step needs, saying which one loads (or is awaited) and counting its time as "load"."""
+        for part in parts:
+            if part not in self._parts:
+                on_stage(LOADING[part])
+                with timed(timings, "load"):
+                    getattr(self, part)
+
+    @staticmethod
+    def _add_timings(result: SearchResult, timings: dict[str, float]) -> None:
+        """Add the milliseconds spent before the search (loading, rewriting, language detection) to its own."""
+        for key, ms in timings.items():
+            result.timings_ms[key] = result.timings_ms.get(key, 0.0) + ms
+        result.timings_ms["total"] = result.timings_ms.get("total", 0.0) + sum(timings.values())
 
     def question_language(self, question: str, collections: Sequence[str], conversation: Sequence[Turn] = (),
                           chosen: str | None = None) -> str | None:

@@ -25,6 +25,7 @@ PLAYGROUND_RESULTS = "playground.results"  # list[BackendRanking] and the passag
 COMPARE_RUNS = "compare.runs"  # list[LanguageRun] of the last comparison
 COMPARE_QUESTION = "compare.question.{}"  # the question's version in one language
 EVALUATE_RUNS = "evaluate.runs"  # dict[label, EvalReport], oldest first
+SAMPLE_SHOWN = "sample_shown"  # True once this browser session was told the first-start sample ingest has ended
 
 RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur"})
 DIRECTION_STYLE = """<style>
@@ -36,8 +37,8 @@ DIRECTION_STYLE = """<style>
 
 def start(sample: bool = True, load_models: bool = False) -> tuple[Settings, Pipeline, Startup]:
     """Settings, the process's pipeline and its start-up; the page stops with the reason when Polydesk cannot start.
-    sample: ingest the sample documentation into an empty store first, showing its progress; load_models: start
-    loading the models in the background."""
+    sample: ingest the sample documentation into an empty store in the background, showing its progress;
+    load_models: start loading the models in the background."""
     try:
         settings = load_settings()
         begun = startup(settings)
@@ -52,21 +53,53 @@ def start(sample: bool = True, load_models: bool = False) -> tuple[Settings, Pip
 
 
 def ingest_sample(begun: Startup) -> None:
-    """The first-start sample ingest, its files done shown as they go (once per process; later visits skip it)."""
-    if begun.sample_report is not None or begun.pipeline.store.collections():
-        begun.ingest_sample()
-        return
-    with st.status("First start: ingesting the sample documentation…") as status:
-        begun.ingest_sample(lambda p: status.update(label=ingest_label(p)))
-        done = report_sample(begun.sample_report)
-        if done:
-            status.update(label=done, state="complete")
+    """The first-start sample ingest, started in the background (once per process): its progress while it runs, and
+    what it did once it has ended (once per browser session). Raises PolydeskError when it failed."""
+    begun.ingest_sample_in_background()
+    if begun.sample_running:
+        sample_progress(begun, sample_phase(begun))
+    elif begun.sample_error:
+        raise PolydeskError(f"the sample documentation could not be ingested: {begun.sample_error}")
+    elif (done := report_sample(begun.sample_report)) and not st.session_state.get(SAMPLE_SHOWN):
+        st.session_state[SAMPLE_SHOWN] = True
+        st.toast(done)
 
 
-def ingest_label(progress: Progress) -> str:
-    """The sample ingest's progress in words: files done, the file and its stage."""
-    return (f"First start: ingesting the sample documentation, {progress.done} of {progress.total} files done "
-            f"({progress.source}: {progress.stage})…")
+def sample_phase(begun: Startup) -> str:
+    """"chunking" until the sample is searchable, "embedding" while its embeddings are computed, then "ended"."""
+    if not begun.wait_searchable(0):
+        return "chunking"
+    return "embedding" if begun.sample_running else "ended"
+
+
+@st.fragment(run_every=1.0)
+def sample_progress(begun: Startup, phase: str) -> None:
+    """The sample ingest's progress, shown afresh every second; the whole page reruns when its phase changes (the
+    collection appears in the sidebar, answers become hybrid)."""
+    if sample_phase(begun) != phase:
+        st.rerun()
+    progress = begun.sample_progress
+    st.progress(progress_fraction(progress), text=ingest_label(progress))
+
+
+def progress_fraction(progress: Progress | None) -> float:
+    """How far the current phase of the sample ingest is, from 0 to 1."""
+    if progress is None:
+        return 0.0
+    if progress.chunks_total:
+        return min(1.0, progress.chunks / progress.chunks_total)
+    return min(1.0, progress.done / progress.total) if progress.total else 0.0
+
+
+def ingest_label(progress: Progress | None) -> str:
+    """The sample ingest's progress in words: files and chunks done, and what runs now."""
+    if progress is None:
+        return "First start: preparing the sample documentation…"
+    if progress.chunks_total:
+        return (f"First start: the sample documentation is searchable by keywords; computing its embeddings, "
+                f"{progress.chunks} of {progress.chunks_total} chunks ({progress.done} of {progress.total} files)…")
+    return (f"First start: preparing the sample documentation, {progress.done} of {progress.total} files, "
+            f"{progress.chunks} chunks ({progress.source}: {progress.stage})…")
 
 
 def direction(language: str | None) -> str:

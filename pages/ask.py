@@ -9,7 +9,6 @@ import streamlit as st
 
 from core.errors import PolydeskError
 from core.knowledge.language import language_name
-from core.models.rerank import rerank_budget
 from core.ops.cpu_note import cpu_note
 from core.ops.doctor import Diagnosis, diagnose
 from core.ops.startup import Startup
@@ -17,7 +16,7 @@ from core.pipeline import Pipeline, shared_pipeline
 from core.settings import Settings
 from core.types import Turn
 from pages._answer_view import AskTurn, show_answer, show_long
-from pages._shared import ASK_HISTORY, ASK_REPLIES, start
+from pages._shared import ASK_HISTORY, ASK_REPLIES, ingest_label, start
 
 AUTO = "auto"
 QUESTION_MODE, TICKET_MODE = "Question", "Customer message"
@@ -70,12 +69,22 @@ def sidebar(pipeline: Pipeline) -> tuple[list[str], str | None]:
     return chosen, None if language == AUTO else language
 
 
-def wait_for_models(begun: Startup, status: object) -> float:
-    """Say what loads while the background loading runs; the milliseconds waited."""
+def wait_for_sample(begun: Startup, status: object) -> float:
+    """Wait until the first-start sample is searchable (its files chunked), saying how far it is; the milliseconds
+    waited (none when it already is)."""
+    if begun.wait_searchable(0):
+        return 0.0
     start = time.perf_counter()
-    while not begun.wait(0.2):
-        status.update(label=begun.now or "Loading the models…")  # type: ignore[attr-defined]
+    while not begun.wait_searchable(0.2):
+        status.update(label=ingest_label(begun.sample_progress))  # type: ignore[attr-defined]
     return (time.perf_counter() - start) * 1000
+
+
+def with_wait(timings: dict[str, float], waited_ms: float) -> dict[str, float]:
+    """An answer's timings with the wait for the sample counted as loading, and in the total."""
+    if not waited_ms:
+        return dict(timings)
+    return {**timings, "load": timings.get("load", 0.0) + waited_ms, "total": timings.get("total", 0.0) + waited_ms}
 
 
 def conversation_of(history: list[AskTurn]) -> list[Turn]:
@@ -89,14 +98,19 @@ def ask(pipeline: Pipeline, begun: Startup, question: str, collections: list[str
     with st.chat_message("user"):
         show_long(question, None, "pending")
     with st.chat_message("assistant"):
-        with st.status("Searching…") as status:
-            waited = wait_for_models(begun, status)
-            status.update(label=f"Searching and reranking up to {rerank_budget(pipeline.settings).k} passages…")
-            run = pipeline.ask(question, collections, language, conversation=conversation_of(history))
-            status.update(label=f"Found {len(run.passages)} passages; writing the answer.", state="complete")
-        st.write_stream(run.stream())
-        answer = run.answer()
-    history.append(AskTurn(question, tuple(collections), answer, {"load": waited, **run.timings_ms}))
+        status = st.status("Starting…")
+        try:
+            waited = wait_for_sample(begun, status)
+            run = pipeline.ask(question, collections, language, conversation=conversation_of(history),
+                               on_stage=lambda label: status.update(label=label))
+            status.update(label="Writing the answer…")
+            st.write_stream(run.stream())
+            answer = run.answer()
+        except PolydeskError:
+            status.update(label="Stopped: see the message below.", state="error")
+            raise
+        status.update(label=f"Answered from {len(run.passages)} passages.", state="complete")
+    history.append(AskTurn(question, tuple(collections), answer, with_wait(run.timings_ms, waited)))
     st.rerun()
 
 
@@ -144,9 +158,9 @@ def ticket_mode(pipeline: Pipeline, begun: Startup, collections: list[str], lang
         else:
             try:
                 with st.status("Reading the message…") as status:
-                    waited = wait_for_models(begun, status)
-                    status.update(label="Finding the questions and searching for each…")
-                    reply = pipeline.reply(message, collections, language)
+                    waited = wait_for_sample(begun, status)
+                    reply = pipeline.reply(message, collections, language,
+                                           on_stage=lambda label: status.update(label=label))
                     status.update(label="Reply drafted.", state="complete")
             except PolydeskError as exc:
                 st.error(str(exc))
@@ -183,7 +197,7 @@ except PolydeskError as exc:
     st.stop()
 
 st.title("Ask")
-if not collections:
+if not collections and not begun.sample_running:
     st.info("Choose at least one collection in the sidebar (an admin adds them on the Documents page).")
 mode = st.radio("Mode", [QUESTION_MODE, TICKET_MODE], horizontal=True, key="ask-mode", label_visibility="collapsed")
 if mode == QUESTION_MODE:

@@ -16,6 +16,7 @@ from core.knowledge.store import ChromaStore
 from core.models.rerank import make_reranker
 from core.models.rerank.http import VLLMReranker
 from core.ops.doctor import PROBE_RELEVANT, Diagnosis, diagnose, render_table
+from core.ops.startup import startup
 from core.settings import WEB_SEARCH_INSTRUCTION, Settings, load_settings
 from tests.conftest import ROOT, tiny_settings
 from tests.fake_servers import as_json, refused_url, serve
@@ -179,6 +180,8 @@ def test_status_page_shows_the_failed_probe(monkeypatch, tmp_path, embedder_dir)
     with fake_vllm_reranker("r", constant(0.5)) as url:
         page_env(monkeypatch, tmp_path, embedder_dir, url)
         app = AppTest.from_file(STATUS_PAGE, default_timeout=120).run()
+        assert startup(load_settings()).wait_sample(300), "the first-start sample ingest runs in the background"
+        app.run()
     assert not app.exception
     table = app.dataframe[0].value
     states = dict(zip(table["check"], table["state"], strict=True))

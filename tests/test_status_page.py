@@ -6,6 +6,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from core.ops.startup import startup
+from core.settings import load_settings
+
 APP = str(Path(__file__).resolve().parents[1] / "pages" / "5_Status.py")
 
 
@@ -25,6 +28,7 @@ def test_local_models_load_and_report_their_dimension(monkeypatch, tmp_path, rer
     assert list(table["check"])[:2] == ["embedding", "reranker"] and "reranker probe" not in list(table["check"])
     assert list(table["state"])[:2] == ["✅", "✅"] and table["dimension"][0] == 64
     assert "on disk, loads at first use" in list(table["detail"])
+    assert startup(load_settings()).wait_sample(300), "the first-start sample ingest runs in the background"
     app.button[0].click().run()
     assert not app.exception and not app.error
     successes = " ".join(s.value for s in app.success)
@@ -43,6 +47,8 @@ def test_missing_models_and_servers_are_explained(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("POLYDESK_RERANKER_URL", "http://127.0.0.1:9")
     app = run_app()
+    assert startup(load_settings()).wait_sample(120), "the first-start sample ingest fails in the background"
+    app.run()
     assert not app.exception
     warnings = " ".join(w.value for w in app.warning)
     assert "hf download Qwen/Qwen3-Embedding-0.6B" in warnings and "not reachable" in warnings

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,16 +27,21 @@ from core.types import Chunk
 
 LanguageTagger = Callable[[Sequence[str]], list[str | None]]
 STAGES = ("parse", "chunk", "language", "embed", "store")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a run is: file `done` of `total` files, the file, and the stage it just entered."""
+    """Where a run is: file `done` of `total` files, the file, the stage it just entered, and the chunks of the files
+    done. In a run that chunks every file before embedding any, `chunks_total` is the number of chunks to embed
+    (0 while chunking); `done` and `chunks` then count again from 0 as files are embedded."""
 
     done: int
     total: int
     source: str
     stage: str
+    chunks: int = 0
+    chunks_total: int = 0
 
 
 @dataclass
@@ -98,11 +104,13 @@ class Ingester:
 
     def ingest_files(self, paths: Iterable[Path], collection: str,
                      progress: Callable[[Progress], None] | None = None,
-                     links: SiteLinks | None = None) -> IngestReport:
+                     links: SiteLinks | None = None,
+                     chunked: Callable[[list[Chunk]], None] | None = None) -> IngestReport:
         """Ingest files and folders (recursively); returns the report, never raises for a bad file.
 
         Two files that would share a source are refused (BadInput) before anything is written. `links`
-        replaces the collection's stored link settings; None keeps them.
+        replaces the collection's stored link settings; None keeps them. With `chunked`, every file is parsed and
+        chunked first and all the chunks are handed to it before any is embedded; else file after file.
         """
         paths, links = list(paths), check_links(links) if links is not None else None
         plan = plan_sources(paths)
@@ -111,26 +119,34 @@ class Ingester:
         site = self._links(collection, links)
         report = IngestReport(collection, warnings=self._renamed_sources(collection, paths, plan))
         batch = WriteBatch(self.store, collection, report.seconds, [p.source for p in files], self.batch_rows)
-        for done, planned in enumerate(files):
-            source = planned.source
-
-            def announce(name: str, source: str = source, done: int = done) -> None:
-                if progress:
-                    progress(Progress(done, len(files), source, name))
-            try:
-                report.files.append(self._ingest_one(planned, collection, site, batch, announce))
-            except BadFile as exc:
-                report.files.append(FileOutcome(source, "failed", str(exc)))
-            except OSError as exc:
-                report.files.append(FileOutcome(source, "failed", f"cannot be read: {exc.strerror or exc}"))
-            except RecursionError:
-                report.files.append(FileOutcome(source, "failed", "is nested too deeply to parse: flatten its "
-                                                                  "structure or split the file"))
+        track = _Tracker(progress, len(files))
+        prepared: Iterable[tuple[str, list[Chunk] | FileOutcome]] = (
+            (p.source, self._guarded(p.source, lambda p=p: self._prepare(p, collection, site, batch, track)))
+            for p in files)
+        if chunked is not None:
+            prepared = list(track.counted(prepared))
+            every = [c for _, result in prepared if not isinstance(result, FileOutcome) for c in result]
+            chunked(every)
+            track.restart(len(every))
+        for source, result in track.counted(prepared):
+            report.files.append(result if isinstance(result, FileOutcome) else self._guarded(
+                source, lambda source=source, result=result: self._write(source, result, batch, track)))
         batch.flush()
         report.files.extend(FileOutcome(s.source, "skipped", s.reason) for s in plan.skipped)
-        if progress:
-            progress(Progress(len(files), len(files), "", "done"))
+        track.stage("", "done")
         return report
+
+    def _guarded(self, source: str, step: Callable[[], T]) -> T | FileOutcome:
+        """A file's step, or its failed outcome when the file is bad or unreadable."""
+        try:
+            return step()
+        except BadFile as exc:
+            return FileOutcome(source, "failed", str(exc))
+        except OSError as exc:
+            return FileOutcome(source, "failed", f"cannot be read: {exc.strerror or exc}")
+        except RecursionError:
+            return FileOutcome(source, "failed", "is nested too deeply to parse: flatten its structure or split "
+                                                 "the file")
 
     def _links(self, collection: str, links: SiteLinks | None) -> SiteLinks:
         """The collection's link settings, after storing new ones when given."""
@@ -153,34 +169,39 @@ class Ingester:
                 f"the collection with `polydesk collections delete {collection}` and ingest again, or remove "
                 "those documents on the Documents page."]
 
-    def _ingest_one(self, planned: PlannedFile, collection: str, site: SiteLinks, batch: WriteBatch,
-                    announce: Callable[[str], None]) -> FileOutcome:
-        """Parse to chunks ready to store for one file (the batch writes them with other files' chunks)."""
+    def _prepare(self, planned: PlannedFile, collection: str, site: SiteLinks, batch: WriteBatch,
+                 track: _Tracker) -> list[Chunk]:
+        """Parse, chunk and tag one file: its chunks, ready to embed (none for a page without body text)."""
         source, seconds = planned.source, batch.seconds
-        with _step(seconds, announce, "parse"):
+        with _step(seconds, track, source, "parse"):
             document = parse_file(planned.path, max_bytes=self.max_bytes)
-        with _step(seconds, announce, "chunk"):
+        with _step(seconds, track, source, "chunk"):
             pieces = self.chunker.split(document)
         if not pieces:
-            return self._empty(source, batch, announce)
-        with _step(seconds, announce, "language"):
+            return []
+        with _step(seconds, track, source, "language"):
             languages = ([planned.language] * len(pieces) if planned.language
                          else self.tag_languages([without_context(p) for p in pieces]))
         page = page_url(source, site, document.url_hint)
-        chunks = [make_chunk(collection, source, document.title, i, p, lang, chunk_url(
-                      page, p.anchor if len(p.heading_path) > 1 else "", dict(p.extra).get("page", "")))
-                  for i, (p, lang) in enumerate(zip(pieces, languages, strict=True))]
-        outcome = FileOutcome(source, "ok", language=_majority(languages))
+        return [make_chunk(collection, source, document.title, i, p, lang, chunk_url(
+                    page, p.anchor if len(p.heading_path) > 1 else "", dict(p.extra).get("page", "")))
+                for i, (p, lang) in enumerate(zip(pieces, languages, strict=True))]
+
+    def _write(self, source: str, chunks: list[Chunk], batch: WriteBatch, track: _Tracker) -> FileOutcome:
+        """Embed what is new of one file's chunks and hand them to the batch (it writes them with other files')."""
+        if not chunks:
+            return self._empty(source, batch, track)
+        outcome = FileOutcome(source, "ok", language=_majority([c.language for c in chunks]))
         stored = batch.stored(source)
         new_ids = {c.id for c in chunks}
         if new_ids == set(stored.hashes):
             outcome.status, outcome.unchanged = "unchanged", len(chunks)
             return outcome
         fresh = [c for c in chunks if c.id not in stored.hashes]
-        with _step(seconds, announce, "embed"):
-            vectors = self._vectors(collection, fresh, stored.hashes)
+        with _step(batch.seconds, track, source, "embed"):
+            vectors = self._vectors(batch.collection, fresh, stored.hashes)
         stale = [i for i in stored.hashes if i not in new_ids]
-        announce("store")
+        track.stage(source, "store")
         batch.add(source, SourceWrite(fresh, vectors, stale))
         old_positions = {stored.positions[i] for i in stale}
         outcome.updated = sum(1 for c in fresh if c.index in old_positions)
@@ -189,11 +210,11 @@ class Ingester:
         outcome.unchanged = len(chunks) - len(fresh)
         return outcome
 
-    def _empty(self, source: str, batch: WriteBatch, announce: Callable[[str], None]) -> FileOutcome:
+    def _empty(self, source: str, batch: WriteBatch, track: _Tracker) -> FileOutcome:
         """A page without body text (e.g. a section index): reported as empty; chunks stored earlier are removed."""
         stored = batch.stored(source)
         if stored.hashes:
-            announce("store")
+            track.stage(source, "store")
             batch.add(source, SourceWrite([], np.zeros((0, self.embedder.dim), dtype=np.float32),
                                           list(stored.hashes)))
         return FileOutcome(source, "empty", removed=len(stored.hashes))
@@ -232,9 +253,38 @@ def _majority(languages: Sequence[str | None]) -> str | None:
     return max(set(known), key=known.count) if known else None
 
 
+class _Tracker:
+    """A run's progress: files done, the chunks of the files done, and the chunks to embed once all are chunked."""
+
+    def __init__(self, progress: Callable[[Progress], None] | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0
+        self.chunks = 0
+        self.chunks_total = 0
+
+    def stage(self, source: str, stage: str) -> None:
+        """Report that a file entered a stage ("done" with an empty source: the run ended)."""
+        if self.progress:
+            done = self.total if stage == "done" else self.done
+            self.progress(Progress(done, self.total, source, stage, self.chunks, self.chunks_total))
+
+    def counted(self, results: Iterable[tuple[str, list[Chunk] | FileOutcome]]
+                ) -> Iterator[tuple[str, list[Chunk] | FileOutcome]]:
+        """Pass each file's result on, then count the file and its chunks as done."""
+        for source, result in results:
+            yield source, result
+            self.done += 1
+            self.chunks += 0 if isinstance(result, FileOutcome) else len(result)
+
+    def restart(self, chunks_total: int) -> None:
+        """Every file is chunked: count files and chunks again as they are embedded."""
+        self.done, self.chunks, self.chunks_total = 0, 0, chunks_total
+
+
 @contextmanager
-def _step(seconds: dict[str, float], announce: Callable[[str], None], stage: str) -> Iterator[None]:
-    """Announce a stage to the progress callback and add its seconds to the report."""
-    announce(stage)
+def _step(seconds: dict[str, float], track: _Tracker, source: str, stage: str) -> Iterator[None]:
+    """Report a stage to the progress callback and add its seconds to the report."""
+    track.stage(source, stage)
     with timed(seconds, stage, scale=1.0):
         yield
