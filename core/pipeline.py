@@ -225,7 +225,8 @@ class Pipeline:
                         requested_language=language,
                         prompt=lambda passages, lang: reply_messages(text, passages, lang))
         on_stage("Writing the reply…")
-        return TicketReply(reply_language, questions, run.answer(), notes)
+        draft = run.answer()
+        return TicketReply(reply_language, questions, draft, notes, run.timings_ms)
 
     def _ready(self, parts: Sequence[str], on_stage: OnStage, timings: dict[str, float]) -> None:
         """Build the models a step needs, saying which one loads (or is awaited) and counting its time as "load"."""

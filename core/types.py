@@ -142,3 +142,4 @@ class TicketReply:
     questions: tuple[str, ...]
     draft: Answer
     warnings: tuple[str, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)  # per stage, as an answer's

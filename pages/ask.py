@@ -166,7 +166,7 @@ def ticket_mode(pipeline: Pipeline, begun: Startup, collections: list[str], lang
                 st.error(str(exc))
                 return
             draft = reply.draft
-            turn = AskTurn(message, tuple(collections), draft, {"load": waited}, kind="reply")
+            turn = AskTurn(message, tuple(collections), draft, with_wait(reply.timings_ms, waited), kind="reply")
             replies.append(TicketTurn(message, reply, turn))
     for ticket in reversed(replies):
         show_ticket(pipeline, ticket)

@@ -92,6 +92,8 @@ def test_a_ticket_says_each_step(sample_pipeline):
                         for label in (f"Question {i} of {count}: Searching…",
                                       f"Question {i} of {count}: {reranking(pipeline.settings)}")] + [
         "Writing the reply…"]
+    assert {"language", "dense", "lexical", "reranked", "total"} <= reply.timings_ms.keys()
+    assert reply.timings_ms["load"] > 0  # the language detector and the reranker were built for this reply
 
 
 def test_a_first_ingest_is_searchable_by_keywords_before_its_embeddings(tmp_path, reranker_dir, embedder_dir):
