@@ -29,7 +29,8 @@ SAMPLE_SHOWN = "sample_shown"  # True once this browser session was told the fir
 
 RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur"})
 DIRECTION_STYLE = """<style>
-[class*="st-key-dir-rtl"] { direction: rtl; text-align: right; }
+[class*="st-key-dir-rtl"], [class*="st-key-dir-rtl"] [data-testid="stElementContainer"] {
+  direction: rtl; text-align: right; }
 [class*="st-key-dir-auto"] p, [class*="st-key-dir-auto"] li { unicode-bidi: plaintext; }
 [class*="st-key-dir-"] code { direction: ltr; unicode-bidi: isolate; }
 </style>"""
@@ -39,6 +40,7 @@ def start(sample: bool = True, load_models: bool = False) -> tuple[Settings, Pip
     """Settings, the process's pipeline and its start-up; the page stops with the reason when Polydesk cannot start.
     sample: ingest the sample documentation into an empty store in the background, showing its progress;
     load_models: start loading the models in the background."""
+    leave_pages_folder_mode()
     try:
         settings = load_settings()
         begun = startup(settings)
@@ -50,6 +52,17 @@ def start(sample: bool = True, load_models: bool = False) -> tuple[Settings, Pip
     if load_models:
         begun.load_in_background()
     return settings, begun.pipeline, begun
+
+
+def leave_pages_folder_mode() -> None:
+    """A fresh server's first visit to a page's own address (e.g. /Documents) runs that page alone, under
+    Streamlit's automatic list of every file in pages/ (the folder sits beside streamlit_app.py); switch that
+    mode off and rerun, so that streamlit_app.py's navigation shows the same page."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def ingest_sample(begun: Startup) -> None:
