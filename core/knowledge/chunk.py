@@ -226,7 +226,8 @@ class Chunker:
         budget -= draft.shrink
         big = replace(draft, limit=HARD_CAP_TOKENS, fences=(fence,))
         if tokens <= budget:
-            return [replace(_part(big, (fence.start, fence.end)), kind="code")]
+            return [replace(_part(big, _strip(draft.text, fence.start, fence.end) or (fence.start, fence.end)),
+                            kind="code")]
         context = draft.text[: draft.content_start]
         opening, closing = f"{fence.markup}{fence.info}\n", f"\n{fence.markup}"
         starts = [start for start, _ in self._encode([fence.code])[0].offsets]
@@ -243,8 +244,8 @@ def _part(draft: Draft, span: tuple[int, int]) -> Draft:
     """The text at `span` of a draft as a draft of its own, under the same context, with its fences moved."""
     a, b = span
     shift = draft.content_start - a
-    fences = tuple(replace(f, start=f.start + shift, end=f.end + shift) for f in draft.fences
-                   if a <= f.start and f.end <= b)
+    fences = tuple(replace(f, start=f.start + shift, end=min(f.end, b) + shift) for f in draft.fences
+                   if a <= f.start < b)
     content = draft.text[a:b]
     kind = draft.kind if draft.kind == "api-operation" else _kind_of(content)
     return replace(draft, text=draft.text[: draft.content_start] + content, fences=fences, kind=kind,
