@@ -213,8 +213,10 @@ def test_sample_chunks_fit_the_tokenizer_and_keep_all_text(embedder_dir, max_tok
             texts = [p.text.split("\n\n", 1)[-1] for p in pieces if p.heading_path == section.heading_path]
             covered = [False] * len(section.body)
             position = 0
-            for text in texts:  # each part is the section's own text, in order (overlap may repeat some)
+            for text in texts:  # each part is the section's own text, in order, and adds to it (overlap repeats)
                 found = section.body.find(text, max(position - len(text), 0))
+                while 0 <= found and found + len(text) <= position:
+                    found = section.body.find(text, found + 1)
                 assert found >= 0, text
                 covered[found : found + len(text)] = [True] * len(text)
                 position = found + len(text)
