@@ -159,12 +159,14 @@ class Chunker:
         return tuple(marks)
 
     def _contexts(self, paths: list[tuple[str, ...]]) -> dict[tuple[str, ...], str]:
-        """The context line of each heading path; the whole paths are counted in one batch."""
-        unique = list(dict.fromkeys(paths))
-        whole = [CONTEXT_SEPARATOR.join(path) for path in unique]
+        """The context line of each heading path; only lines longer in bytes than the limit in tokens are counted
+        (in one batch), since a token stands for at least one byte."""
         limit = self.max_tokens // 4
-        return {path: line if n <= limit else self._context(path)
-                for path, line, n in zip(unique, whole, self.counts(whole), strict=True)}
+        lines = {path: CONTEXT_SEPARATOR.join(path) for path in paths}
+        long = [path for path, line in lines.items() if len(line.encode()) > limit]
+        for path, n in zip(long, self.counts([lines[path] for path in long]), strict=True):
+            lines[path] = lines[path] if n <= limit else self._context(path)
+        return lines
 
     def _context(self, heading_path: tuple[str, ...]) -> str:
         """The heading path as one line: the innermost headings that fit a quarter of a chunk, dropping outer ones."""
