@@ -27,6 +27,27 @@ class BackendStatus:
 
 
 @dataclass(frozen=True)
+class Heading:
+    """A heading the parser found in a block's text: its lines (character offsets), level and text."""
+
+    start: int
+    end: int
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class CodeFence:
+    """A fenced code block the parser found in a block's text: its lines (character offsets), fence and code."""
+
+    start: int
+    end: int
+    markup: str
+    info: str
+    code: str
+
+
+@dataclass(frozen=True)
 class Block:
     """A piece of a parsed document: Markdown prose to be chunked, or one API operation kept whole."""
 
@@ -34,6 +55,8 @@ class Block:
     kind: str = "prose"  # "prose" | "api-operation"
     heading_path: tuple[str, ...] = ()
     metadata: tuple[tuple[str, str], ...] = ()  # e.g. (("operation_id", "listUsers"), ("tags", "users"))
+    # Headings and fences in reading order, when the parser already found them (the chunker parses otherwise)
+    outline: tuple[Heading | CodeFence, ...] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 
 import pytest
+from tokenizers import Tokenizer
 
 from core.errors import ConfigError
 from core.knowledge.chunk import HARD_CAP_TOKENS, Chunker, split_anchor
-from core.types import Block, ParsedDocument
+from core.knowledge.ingest.parse import parse_file
+from core.types import Block, Heading, ParsedDocument
 
 WORDS = ("token expires refresh request header webhook cursor limit páginas トークン 令牌 رمز токен "
          "the a to of and retry signature").split()
@@ -132,3 +135,89 @@ def test_split_anchor():
 def test_invalid_budget(embedder_dir, tokens, overlap):
     with pytest.raises(ConfigError, match="POLYDESK_CHUNK"):
         Chunker.from_folder(embedder_dir, max_tokens=tokens, overlap=overlap)
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+CONVENTIONS = """---
+title: Webhooks
+---
+<!--
+## Hidden heading in a comment
+-->
+
+Intro {{< glossary_tooltip text="Webhook" term_id="webhook" >}} with `{{< kept >}}` code.
+
+## Signatur prüfen <!-- verify --> { #verify }
+
+{{% note %}}
+### Inside a note
+Body of the note.
+{{% /note %}}
+
+1. Step one
+2. ## Step two heading
+   Text of step two.
+
+> [!TIP]
+> ## Quoted heading
+> Quoted text.
+
+Setext heading
+--------------
+
+```python
+# not a heading
+print("ok")
+```
+"""
+
+
+def sample_documents() -> list[ParsedDocument]:
+    """Every page of the multilingual sample collection, parsed."""
+    return [parse_file(path) for path in sorted(SAMPLE.rglob("*.md")) if path.name != "README.md"]
+
+
+def test_parser_outline_matches_parsing_the_cleaned_text(chunker, tmp_path):
+    page = tmp_path / "webhooks.md"
+    page.write_text(CONVENTIONS, encoding="utf-8")
+    documents = [parse_file(page), *sample_documents()]
+    for document in documents:
+        for block in document.blocks:
+            assert block.outline is not None
+            assert block.outline == chunker.outline(block.text), document.title
+    headings = [mark.text for mark in documents[0].blocks[0].outline if isinstance(mark, Heading)]
+    assert headings == ["Webhooks", "Signatur prüfen { #verify }", "Inside a note", "Step two heading",
+                        "Quoted heading", "Setext heading"]
+
+
+def test_a_heading_in_a_list_item_starts_a_section(chunker):
+    markdown = "# Setup\n\n1. Install the CLI.\n2. ## Configure\n   Set the token.\n\nThen run it.\n"
+    pieces = chunker.split(ParsedDocument("Setup", "", (Block(markdown),)))
+    assert [(p.heading_path, p.text) for p in pieces] == [
+        (("Setup",), "Setup\n\n1. Install the CLI."),
+        (("Setup", "Configure"), "Setup > Configure\n\nSet the token.\n\nThen run it."),
+    ]
+
+
+@pytest.mark.parametrize(("max_tokens", "overlap"), [(32, 0), (64, 8), (128, 16)])
+def test_sample_chunks_fit_the_tokenizer_and_keep_all_text(embedder_dir, max_tokens, overlap):
+    chunker = Chunker.from_folder(embedder_dir, max_tokens=max_tokens, overlap=overlap)
+    tokenizer = Tokenizer.from_file(str(embedder_dir / "tokenizer.json"))
+    for document in sample_documents():
+        pieces = chunker.split(document)
+        for piece in pieces:
+            count = len(tokenizer.encode(piece.text, add_special_tokens=False).ids)
+            assert count == piece.token_count
+            assert count <= (HARD_CAP_TOKENS if piece.kind == "code" else max_tokens), piece.text
+        for section in chunker.sections(document.blocks[0], document.title):
+            texts = [p.text.split("\n\n", 1)[-1] for p in pieces if p.heading_path == section.heading_path]
+            covered = [False] * len(section.body)
+            position = 0
+            for text in texts:  # each part is the section's own text, in order, and adds to it (overlap repeats)
+                found = section.body.find(text, max(position - len(text), 0))
+                while 0 <= found and found + len(text) <= position:
+                    found = section.body.find(text, found + 1)
+                assert found >= 0, text
+                covered[found : found + len(text)] = [True] * len(text)
+                position = found + len(text)
+            assert all(done or char.isspace() for done, char in zip(covered, section.body, strict=True))
