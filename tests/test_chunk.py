@@ -199,6 +199,35 @@ def test_a_heading_in_a_list_item_starts_a_section(chunker):
     ]
 
 
+MDX_TABS = """---
+title: Create a parcel
+---
+import { Tabs, TabItem } from "@astrojs/starlight/components";
+
+<Tabs>
+  <TabItem label="cURL">
+  ## With cURL
+
+  Send `POST /v1/parcels` with the recipient's address.
+  </TabItem>
+  <TabItem label="Python">
+  ## With the Python client
+
+  Call `client.parcels.create()` and keep the returned id.
+  </TabItem>
+</Tabs>
+"""
+
+
+def test_headings_inside_mdx_components_start_sections(chunker, tmp_path):
+    page = tmp_path / "parcels.mdx"
+    page.write_text(MDX_TABS, encoding="utf-8")
+    pieces = chunker.split(parse_file(page))
+    assert [p.heading_path for p in pieces] == [  # the first holds the tab's label, a component's text prop
+        ("Create a parcel",), ("Create a parcel", "With cURL"), ("Create a parcel", "With the Python client")]
+    assert "client.parcels.create()" in pieces[2].text and "POST /v1/parcels" not in pieces[2].text
+
+
 @pytest.mark.parametrize(("max_tokens", "overlap"), [(32, 0), (64, 8), (128, 16)])
 def test_sample_chunks_fit_the_tokenizer_and_keep_all_text(embedder_dir, max_tokens, overlap):
     chunker = Chunker.from_folder(embedder_dir, max_tokens=max_tokens, overlap=overlap)

@@ -27,6 +27,7 @@ RESTORE = re.compile(r"\x00(\d+)\x00")
 INLINE_CODE = re.compile(r"(?<!`)(`+)[^`\n]+?\1")
 URL_KEYS = ("permalink", "url", "slug")
 ATX = re.compile(r"^#{1,6}(?:[ \t]+|$)|(?:[ \t]+#+)?[ \t]*$")  # an ATX heading's markers around its text
+HEADING_LINE = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)", re.M)
 LINE_PREFIX = re.compile(r"(?:[ \t]*(?:>|[-+*]|\d{1,9}[.)])?)*[ \t]*")  # list and quote markers before a block
 
 
@@ -44,8 +45,9 @@ def parse_markdown(text: str, path: Path, *, is_mdx: bool) -> ParsedDocument:
     if title and not h1:  # the front matter title heads the page, so its sections sit under it
         head = "\n\n".join(part for part in (f"# {title}", description) if part) + "\n\n"
         title_line = Heading(0, len(f"# {title}\n"), 1, ATX.sub("", f"# {title}"))
-        outline = (title_line, *(replace(mark, start=mark.start + len(head), end=mark.end + len(head))
-                                 for mark in outline))
+        if outline is not None:
+            outline = (title_line, *(replace(mark, start=mark.start + len(head), end=mark.end + len(head))
+                                     for mark in outline))
         body = head + body
     block = Block(text=body, kind="prose", outline=outline)
     return ParsedDocument(title or h1 or path.stem, description, (block,), url_hint)
@@ -92,8 +94,9 @@ def _toml(source: str, name: str) -> Any:
         ) from exc
 
 
-def clean_markdown(body: str, *, is_mdx: bool) -> tuple[str, str, tuple[Heading | CodeFence, ...]]:
-    """The body as plain Markdown, its first H1, and where its headings and fenced code blocks now are.
+def clean_markdown(body: str, *, is_mdx: bool) -> tuple[str, str, tuple[Heading | CodeFence, ...] | None]:
+    """The body as plain Markdown, its first H1, and where its headings and fenced code blocks now are (None:
+    the chunker must find them in the text).
 
     Parsed once: code and headings are masked while conventions are resolved, and found again where restored.
     """
@@ -106,6 +109,8 @@ def clean_markdown(body: str, *, is_mdx: bool) -> tuple[str, str, tuple[Heading 
     masked = "\n".join(line.rstrip(" \t") for line in masked.split("\n"))
     masked = re.sub(r"\n{3,}", "\n\n", masked).strip("\n").rstrip()
     text, outline = _restore(masked, saved)
+    if is_mdx and len(HEADING_LINE.findall(text)) != sum(isinstance(mark, Heading) for mark in outline):
+        outline = None  # headings inside components (an HTML block to the first parse) come out only now
     return text, conventions.resolve(h1).strip(), outline
 
 
