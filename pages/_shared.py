@@ -10,6 +10,7 @@ from core.knowledge.ingest.run import IngestReport, Progress
 from core.ops.startup import Startup, startup
 from core.pipeline import Pipeline
 from core.settings import Settings, load_settings
+from pages._navigation import keep_app_navigation
 
 # Session-state keys of every page, in one place.
 ASK_HISTORY = "ask_history"  # list[AskTurn] of this browser session's conversation
@@ -40,7 +41,7 @@ def start(sample: bool = True, load_models: bool = False) -> tuple[Settings, Pip
     """Settings, the process's pipeline and its start-up; the page stops with the reason when Polydesk cannot start.
     sample: ingest the sample documentation into an empty store in the background, showing its progress;
     load_models: start loading the models in the background."""
-    leave_pages_folder_mode()
+    keep_app_navigation()
     try:
         settings = load_settings()
         begun = startup(settings)
@@ -52,17 +53,6 @@ def start(sample: bool = True, load_models: bool = False) -> tuple[Settings, Pip
     if load_models:
         begun.load_in_background()
     return settings, begun.pipeline, begun
-
-
-def leave_pages_folder_mode() -> None:
-    """A fresh server's first visit to a page's own address (e.g. /Documents) runs that page alone, under
-    Streamlit's automatic list of every file in pages/ (the folder sits beside streamlit_app.py); switch that
-    mode off and rerun, so that streamlit_app.py's navigation shows the same page."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
 
 
 def ingest_sample(begun: Startup) -> None:

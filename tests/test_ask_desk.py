@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import threading
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from core.ops.api.keys import KeyStore
 from core.ops.startup import PARTS, Startup
 from core.pipeline import Pipeline
 from core.settings import load_settings
+from pages._navigation import PAGES
 from tests import test_ask
 from tests.api_support import serve_app
 from tests.fake_servers import ChatReply, serve_chat, sse_events
@@ -49,9 +49,6 @@ def texts_in(app: AppTest, key_part: str) -> list[str]:
 
 
 def test_navigation_lists_every_page_with_its_title(desk_env):
-    entry = ast.parse(Path(APP).read_text(encoding="utf-8"))
-    PAGES = next(ast.literal_eval(n.value) for n in entry.body if isinstance(n, ast.Assign)  # noqa: N806
-                 and getattr(n.targets[0], "id", "") == "PAGES")
     listed = {path for path, *_ in PAGES}
     files = {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_")}
     assert listed == files
