@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--shape", choices=sorted(SHAPES), default="0.6b")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--batch-sizes", type=lambda text: [int(b) for b in text.split(",")], default=[8],
+    parser.add_argument("--batch-sizes", type=lambda text: [int(b) for b in text.split(",")], default=[10],
                         help="further reranker batch sizes to time with the profile on (comma-separated)")
     args = parser.parse_args()
     batch = load_settings().reranker_batch_size

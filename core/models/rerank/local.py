@@ -89,25 +89,35 @@ class QwenLocalReranker:
         """P(yes) for documents that share an (instruction, query): after the prefix where their tokens allow."""
         instruction, query = key
         tails = self._tails(query, documents, instruction) if self.reuse_prefix else [None] * len(documents)
-        scores: list[float] = [0.0] * len(documents)
+        scores = [0.0] * len(documents)
         whole = [i for i, tail in enumerate(tails) if tail is None]
+        reused = [i for i, tail in enumerate(tails) if tail is not None]
         if whole:
             values = self._model.predict([(query, documents[i]) for i in whole], prompt=instruction,
                                          batch_size=self.batch_size, show_progress_bar=False)
             for i, value in zip(whole, values, strict=True):
                 scores[i] = float(value)
-        reused = sorted((i for i, tail in enumerate(tails) if tail is not None), key=lambda i: -len(tails[i]))
         if reused:
-            from core.models.rerank import prefix
+            values = self._after_prefix(self._prefix_ids(query, instruction), [tails[i] for i in reused])
+            for i, value in zip(reused, values, strict=True):
+                scores[i] = value
+        return scores
 
-            model, tokenizer = self._model.model, self._model.tokenizer
-            yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
-            state = prefix.prefix_state(model, self._prefix_ids(query, instruction))
-            for start in range(0, len(reused), self.batch_size):
-                batch = reused[start : start + self.batch_size]
-                values = prefix.score_tails(model, state, [tails[i] for i in batch], yes, no, tokenizer.pad_token_id)
-                for i, value in zip(batch, values, strict=True):
-                    scores[i] = value
+    def _after_prefix(self, prefix_ids: list[int], tails: list[list[int]]) -> list[float]:
+        """P(yes) for each tail run after the prefix, whose keys and values are computed once; batches of
+        neighbouring lengths (little right padding)."""
+        from core.models.rerank import prefix
+
+        model, tokenizer = self._model.model, self._model.tokenizer
+        yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
+        state = prefix.prefix_state(model, prefix_ids)
+        order = sorted(range(len(tails)), key=lambda i: -len(tails[i]))
+        scores = [0.0] * len(tails)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            values = prefix.score_tails(model, state, [tails[i] for i in batch], yes, no, tokenizer.pad_token_id or 0)
+            for i, value in zip(batch, values, strict=True):
+                scores[i] = value
         return scores
 
     def _prefix_ids(self, query: str, instruction: str) -> list[int]:
