@@ -1,4 +1,5 @@
-"""Qwen3-Reranker in this process, through sentence-transformers' CrossEncoder and our prompt template."""
+"""Qwen3-Reranker in this process: our prompt template through sentence-transformers' CrossEncoder, the shared
+prompt prefix of a question computed once (core/models/rerank/prefix.py)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,23 @@ from core.errors import MissingDependency
 from core.models.batching import MergingQueue
 from core.models.device import preferred_dtype, resolve_device
 from core.models.rerank import rerank_budget, top_ranked
-from core.models.rerank.prompt import chat_template
+from core.models.rerank.prompt import chat_template, client_side_query
 from core.models.source import resolve_model
 from core.settings import Settings
 from core.types import Ranked
 
 
 class QwenLocalReranker:
-    """Scores pairs as P(yes) from the yes/no logits at the last position only, document-only truncation."""
+    """Scores pairs as P(yes) from the yes/no logits at the last position only, document-only truncation.
+
+    With reuse_prefix (the default) the tokens every pair of a question shares are run once per question; without
+    it, or for a pair whose tokens do not start with that prefix, each pair runs whole through the CrossEncoder.
+    """
 
     def __init__(
         self, folder: Path, model_id: str, instruction: str, device: str = "cpu",
         max_length: int = 8192, batch_size: int = 4, cpu_profile: bool = True,
-        max_passage_tokens: int | None = None,
+        max_passage_tokens: int | None = None, reuse_prefix: bool = True,
     ) -> None:
         try:
             from sentence_transformers import CrossEncoder
@@ -34,7 +39,8 @@ class QwenLocalReranker:
         self.instruction = instruction
         self.batch_size = batch_size
         self.max_passage_tokens = max_passage_tokens
-        self._queue: MergingQueue[tuple[str, str], float] = MergingQueue(self._predict)
+        self.reuse_prefix = reuse_prefix
+        self._queue: MergingQueue[str, float] = MergingQueue(self._predict)
         self._model = CrossEncoder(
             str(folder),
             device=device,
@@ -65,11 +71,10 @@ class QwenLocalReranker:
         return [ids[mask.bool()].tolist() for ids, mask in rows]
 
     def scores(self, query: str, documents: Sequence[str], instruction: str | None = None) -> list[float]:
-        """P(yes) for each document, in input order; concurrent calls with one instruction share a batch."""
+        """P(yes) for each document, in input order; concurrent calls with one instruction and query share a batch."""
         if not documents:
             return []
-        pairs = [(query, d) for d in self.capped(documents)]
-        return list(self._queue.submit(instruction or self.instruction, pairs))
+        return list(self._queue.submit((instruction or self.instruction, query), self.capped(documents)))
 
     def capped(self, documents: Sequence[str]) -> list[str]:
         """Each document cut to its first max_passage_tokens tokens (all of it when no cap is set)."""
@@ -80,11 +85,51 @@ class QwenLocalReranker:
         rows = tokenizer(list(documents), add_special_tokens=False)["input_ids"]
         return [d if len(ids) <= cap else tokenizer.decode(ids[:cap]) for d, ids in zip(documents, rows, strict=True)]
 
-    def _predict(self, instruction: Hashable, pairs: list[tuple[str, str]]) -> list[float]:
-        """One model call over (query, document) pairs that share an instruction."""
-        values = self._model.predict(pairs, prompt=str(instruction), batch_size=self.batch_size,
-                                     show_progress_bar=False)
-        return [float(v) for v in values]
+    def _predict(self, key: Hashable, documents: list[str]) -> list[float]:
+        """P(yes) for documents that share an (instruction, query): after the prefix where their tokens allow."""
+        instruction, query = key
+        tails = self._tails(query, documents, instruction) if self.reuse_prefix else [None] * len(documents)
+        scores = [0.0] * len(documents)
+        whole = [i for i, tail in enumerate(tails) if tail is None]
+        reused = [i for i, tail in enumerate(tails) if tail is not None]
+        if whole:
+            values = self._model.predict([(query, documents[i]) for i in whole], prompt=instruction,
+                                         batch_size=self.batch_size, show_progress_bar=False)
+            for i, value in zip(whole, values, strict=True):
+                scores[i] = float(value)
+        if reused:
+            values = self._after_prefix(self._prefix_ids(query, instruction), [tails[i] for i in reused])
+            for i, value in zip(reused, values, strict=True):
+                scores[i] = value
+        return scores
+
+    def _after_prefix(self, prefix_ids: list[int], tails: list[list[int]]) -> list[float]:
+        """P(yes) for each tail run after the prefix, whose keys and values are computed once; batches of
+        neighbouring lengths (little right padding)."""
+        from core.models.rerank import prefix
+
+        model, tokenizer = self._model.model, self._model.tokenizer
+        yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
+        state = prefix.prefix_state(model, prefix_ids)
+        order = sorted(range(len(tails)), key=lambda i: -len(tails[i]))
+        scores = [0.0] * len(tails)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            values = prefix.score_tails(model, state, [tails[i] for i in batch], yes, no, tokenizer.pad_token_id or 0)
+            for i, value in zip(batch, values, strict=True):
+                scores[i] = value
+        return scores
+
+    def _prefix_ids(self, query: str, instruction: str) -> list[int]:
+        """The token ids of the template up to and including "<Document>:", which every pair of the query shares."""
+        text = client_side_query(query, instruction) + "<Document>:"
+        return self._model.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _tails(self, query: str, documents: Sequence[str], instruction: str) -> list[list[int] | None]:
+        """Each pair's scored token ids after the shared prefix, None where they do not start with it."""
+        from core.models.rerank.prefix import split_rows
+
+        return split_rows(self.token_ids(query, documents, instruction), self._prefix_ids(query, instruction))
 
     def rerank(
         self, query: str, documents: Sequence[str], top_n: int | None = None, instruction: str | None = None
