@@ -40,6 +40,17 @@ def kendall_tau(a: list[float], b: list[float]) -> float:
     return agree / len(pairs)
 
 
+def assert_rankings_agree(exact: QwenLocalReranker, fast: QwenLocalReranker, queries: list[str],
+                          documents: list[str]) -> None:
+    """Top 3 share at least 2, Kendall's tau >= 0.7 and scores within 0.05 for every query."""
+    for query in queries:
+        reference, scores = exact.scores(query, documents), fast.scores(query, documents)
+        top3 = {r.index for r in exact.rerank(query, documents, top_n=3)}
+        assert len(top3 & {r.index for r in fast.rerank(query, documents, top_n=3)}) >= 2, query
+        assert kendall_tau(reference, scores) >= 0.7, query
+        assert max(abs(e - f) for e, f in zip(reference, scores, strict=True)) < 0.05, query
+
+
 def test_cpu_defaults_apply_only_to_an_in_process_reranker_on_a_cpu_with_the_profile_on():
     assert rerank_budget(load_settings(device="cpu")) == RerankBudget(10, 256)
     assert rerank_budget(load_settings(device="cpu", cpu_profile=False)) == RerankBudget(30, None)
@@ -91,9 +102,4 @@ def test_bfloat16_rankings_agree_with_float32(float32_reranker: QwenLocalReranke
     monkeypatch.setattr(local_rerank, "preferred_dtype", lambda _device, _profile: torch.bfloat16)
     bfloat16 = QwenLocalReranker(Path(float32._model.model.name_or_path), "tiny", "find it")
     assert next(bfloat16._model.model.parameters()).dtype == torch.bfloat16
-    for query in QUERIES:
-        exact, fast = float32.scores(query, PASSAGES), bfloat16.scores(query, PASSAGES)
-        top3 = {r.index for r in float32.rerank(query, PASSAGES, top_n=3)}
-        assert len(top3 & {r.index for r in bfloat16.rerank(query, PASSAGES, top_n=3)}) >= 2
-        assert kendall_tau(exact, fast) >= 0.7
-        assert max(abs(e - f) for e, f in zip(exact, fast, strict=True)) < 0.05
+    assert_rankings_agree(float32, bfloat16, QUERIES, PASSAGES)

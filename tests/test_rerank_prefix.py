@@ -12,7 +12,7 @@ from core.models.rerank import prefix
 from core.models.rerank.local import QwenLocalReranker
 from core.models.rerank.prefix import split_rows
 from tests.conftest import TOKENIZER_DIR
-from tests.test_rerank_budget import kendall_tau, unsaturated
+from tests.test_rerank_budget import assert_rankings_agree, unsaturated
 from tests.tiny_qwen3 import build_reranker, load_tokenizer
 
 INSTRUCTION = "Given a support question, retrieve the passage that answers it"
@@ -104,9 +104,4 @@ def test_bfloat16_rankings_agree_with_float32(reranker_folder: Path, monkeypatch
     monkeypatch.setattr(local_rerank, "preferred_dtype", lambda _device, _profile: torch.bfloat16)
     fast = QwenLocalReranker(reranker_folder, "tiny", INSTRUCTION, batch_size=3, max_passage_tokens=CAP)
     assert next(fast._model.model.parameters()).dtype == torch.bfloat16
-    for query in QUERIES:
-        reference, scores = exact.scores(query, DOCUMENTS), fast.scores(query, DOCUMENTS)
-        top3 = {r.index for r in exact.rerank(query, DOCUMENTS, top_n=3)}
-        assert len(top3 & {r.index for r in fast.rerank(query, DOCUMENTS, top_n=3)}) >= 2
-        assert kendall_tau(reference, scores) >= 0.7
-        assert max(abs(e - f) for e, f in zip(reference, scores, strict=True)) < 0.05
+    assert_rankings_agree(exact, fast, QUERIES, DOCUMENTS)
