@@ -117,7 +117,9 @@ def main() -> None:
     parser.add_argument("--since", type=float, default=STARTED, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.since, args.first_answer_only)))
+        print(json.dumps(child(args.child, args.since, args.first_answer_only)), flush=True)
+        if args.first_answer_only:
+            os._exit(0)  # the embeddings still being computed in a background thread are abandoned, not awaited
         return
 
     from bench.common import RESULTS, cached_checkpoint, machine_info, write_json

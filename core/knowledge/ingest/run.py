@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -112,6 +113,8 @@ class Ingester:
         replaces the collection's stored link settings; None keeps them. With `chunked`, every file is parsed and
         chunked first and all the chunks are handed to it before any is embedded; else file after file.
         """
+        gc.collect()
+        gc.freeze()  # models, indexes and imports are long-lived: parsing's many small objects stop re-scanning them
         paths, links = list(paths), check_links(links) if links is not None else None
         plan = plan_sources(paths)
         files = plan.files
