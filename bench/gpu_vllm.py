@@ -197,6 +197,12 @@ class Workload:
 # --- Servers ---------------------------------------------------------------------------------------------------
 
 
+def shown_path(path: str) -> str:
+    """A path as the results record it: relative to the repository inside it, else the file's name only."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else resolved.name
+
+
 @dataclass
 class Server:
     """One `vllm serve` started through deploy/serve.sh."""
@@ -573,7 +579,7 @@ def main() -> None:
             "bench": "gpu-vllm", "mode": "smoke" if args.smoke else "gpu", "started": datetime.now(UTC).isoformat(),
             "device": device_name, "peak_tflops": float(f"{peak:.4g}"),
             "peak_source": "--peak-tflops" if args.peak_tflops else "measured in this run",
-            "facts_peak_tflops": FACTS_PEAK_TFLOPS, "dtype": mode.dtype, "vllm": args.vllm,
+            "facts_peak_tflops": FACTS_PEAK_TFLOPS, "dtype": mode.dtype, "vllm": shown_path(args.vllm),
             "budget_s": args.budget_s, "window_s": args.window_s, "passages_per_question": PASSAGES_PER_QUESTION,
             "passage_tokens": list(PASSAGE_TOKENS), "chunk_tokens": list(CHUNK_TOKENS), "targets": TARGETS,
             "phases": [],
