@@ -31,7 +31,9 @@ from core.knowledge.question import check_question
 from core.knowledge.search import HybridSearcher, OnStage, SearchDepth, quiet
 from core.knowledge.store import ChromaStore
 from core.models.chat import Generator, make_generator
+from core.models.device import resolve_device
 from core.models.embed import Embedder, make_embedder
+from core.models.foreground import Foreground
 from core.models.rerank import Reranker, make_reranker, rerank_budget
 from core.models.source import cached_model_folder
 from core.settings import Settings
@@ -52,13 +54,15 @@ class Pipeline:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._parts: dict[str, object] = {}
-        self._lock = threading.RLock()
+        self._building: dict[str, threading.Lock] = {}
+        self.foreground = Foreground()
 
     def _part(self, name: str, build: Callable[[], T]) -> T:
-        """Build a part once, even when threads ask for it at the same time; a built part never waits for a build."""
+        """Build a part once, even when threads ask for it at the same time; a built part never waits for a build,
+        nor does a part wait for another part's build (the sample is chunked while the models load)."""
         if name in self._parts:
             return self._parts[name]
-        with self._lock:
+        with self._building.setdefault(name, threading.Lock()):
             if name not in self._parts:
                 self._parts[name] = build()
             return self._parts[name]
@@ -119,7 +123,8 @@ class Pipeline:
         if lexical_first and any(c.name == collection for c in self.store.collections()):
             raise ValueError(f"lexical_first is for a new collection, and {collection} exists")
         detector = self.languages
-        ingester = Ingester(self.store, self.embedder, self.chunker, lambda texts: detector.detect_document(texts)[1],
+        ingester = Ingester(self.store, self._ingest_embedder(lexical_first), self.chunker,
+                            lambda texts: detector.detect_document(texts)[1],
                             int(self.settings.max_file_mb * 1_000_000), self.settings.write_batch_rows)
         if not lexical_first:
             return ingester.ingest_files(paths, collection, progress, links)
@@ -132,18 +137,52 @@ class Pipeline:
         try:
             return ingester.ingest_files(paths, collection, track, links,
                                          lambda chunks: pending.add(collection, chunks))
+        except Exception:
+            with suppress(PolydeskError):  # e.g. the embedder did not load: no empty collection is left behind
+                if not self.store.sources(collection):
+                    self.store.delete_collection(collection)
+            raise
         finally:
             pending.remove(collection)
+
+    def _ingest_embedder(self, first_ingest: bool) -> Embedder:
+        """The embedder as an ingest uses it. In process, on a first ingest it loads only when the chunks are ready
+        (they are searched by keywords meanwhile), and on a CPU it gives way to questions every few texts."""
+        if self.settings.embedding_url:
+            return self.embedder
+        from core.models.embed.background import BackgroundEmbedder
+        from core.models.embed.local import declared_signature
+
+        if first_ingest and "embedder" not in self._parts:
+            model_id, dim = declared_signature(self.settings)
+        else:
+            model_id, dim = self.embedder.model_id, self.embedder.dim
+        on_cpu = resolve_device(self.settings.device) == "cpu"
+        return BackgroundEmbedder(model_id, dim, lambda: self.embedder,
+                                  self.foreground.give_way if on_cpu else None)
 
     @property
     def searcher(self) -> HybridSearcher:
         """The hybrid searcher over the store."""
-        return self._part("searcher", lambda: HybridSearcher(
-            self.store, self.embedder, self.reranker, self.languages.detect_question,
-            self.settings.reranker_instruction,
+        return self._part("searcher", lambda: self._new_searcher(self.embedder))
+
+    def _new_searcher(self, embedder: Embedder | None) -> HybridSearcher:
+        """A searcher with this embedder (None: lexical only) and the configured reranker."""
+        return HybridSearcher(
+            self.store, embedder, self.reranker, self.languages.detect_question, self.settings.reranker_instruction,
             SearchDepth(self.settings.dense_k, self.settings.lexical_k, rerank_budget(self.settings).k),
             self.settings.lexical_folder, self.pending,
-        ))
+        )
+
+    def _ready_searcher(self, collections: Sequence[str], on_stage: OnStage,
+                        timings: dict[str, float]) -> HybridSearcher:
+        """The searcher once its models are loaded; collections all in their first ingest are searched by keywords
+        without waiting for the embedder while it loads (it is needed for their embeddings first)."""
+        if "embedder" not in self._parts and all(self.pending.get(name) is not None for name in collections):
+            self._ready(("reranker",), on_stage, timings)
+            return self._new_searcher(None)
+        self._ready(("reranker", "embedder"), on_stage, timings)  # in the order the background loads them
+        return self.searcher
 
     @property
     def answer_log(self) -> AnswerLog:
@@ -190,9 +229,10 @@ class Pipeline:
         on_stage("Detecting the language…")
         with timed(timings, "language"):
             query_language = self.question_language(question, collections, turns, language)
-        self._ready(("embedder", "reranker"), on_stage, timings)
-        result = self.searcher.search(query, collections, None, None, query_language=query_language,
-                                      on_stage=on_stage)
+        with self.foreground.question():
+            searcher = self._ready_searcher(collections, on_stage, timings)
+            result = searcher.search(query, collections, None, None, query_language=query_language,
+                                     on_stage=on_stage)
         self._add_timings(result, timings)
         return AnswerRun(question, result, language, lambda: self.generator, self.settings.top_n, history=turns,
                          warnings=notes, requested_language=language)
@@ -213,11 +253,12 @@ class Pipeline:
                 self._ready(("generator",), on_stage, timings)
         on_stage("Finding the questions…")
         questions, notes = extract_questions(text, self._optional_generator())
-        self._ready(("embedder", "reranker"), on_stage, timings)
-        results = [self.searcher.search(q, collections, None, None, query_language=detected,
-                                        on_stage=lambda label, i=i: on_stage(f"Question {i} of {len(questions)}: "
-                                                                             f"{label}"))
-                   for i, q in enumerate(questions, 1)]
+        with self.foreground.question():
+            searcher = self._ready_searcher(collections, on_stage, timings)
+            results = [searcher.search(q, collections, None, None, query_language=detected,
+                                       on_stage=lambda label, i=i: on_stage(f"Question {i} of {len(questions)}: "
+                                                                            f"{label}"))
+                       for i, q in enumerate(questions, 1)]
         search = merged_search(results, questions, detected, self.settings.top_n)
         self._add_timings(search, timings)
         reply_language = language or detected
@@ -269,7 +310,8 @@ class Pipeline:
                top_n: int | None = None) -> SearchResult:
         """Hybrid search with reranking; an empty or too long question is refused (BadInput)."""
         check_question(question, self.settings.max_question_chars)
-        return self.searcher.search(question, collections, languages, top_n or self.settings.top_n)
+        with self.foreground.question():
+            return self.searcher.search(question, collections, languages, top_n or self.settings.top_n)
 
 
 @lru_cache(maxsize=4)

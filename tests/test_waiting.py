@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import numpy as np
@@ -10,7 +11,9 @@ from streamlit.elements.lib.mutable_status_container import StatusContainer
 from streamlit.testing.v1 import AppTest
 
 import core.pipeline
+from core.errors import MissingDependency
 from core.knowledge.ingest.run import Progress
+from core.models.device import MODEL_LOADING
 from core.models.embed import make_embedder
 from core.models.rerank import make_reranker, rerank_budget
 from core.ops.startup import startup
@@ -53,8 +56,8 @@ def test_a_question_says_each_step_before_it_runs(sample_pipeline):
     pipeline = Pipeline(sample_pipeline.settings)  # nothing loaded yet
     seen: list[str] = []
     run = pipeline.ask(QUESTION, ["parcelio"], on_stage=seen.append)
-    assert seen == ["Loading the language detector…", "Detecting the language…", "Loading the embedding model…",
-                    "Loading the reranker…", "Searching…", reranking(pipeline.settings)]
+    assert seen == ["Loading the language detector…", "Detecting the language…", "Loading the reranker…",
+                    "Loading the embedding model…", "Searching…", reranking(pipeline.settings)]
     assert len(run.search.candidates) == rerank_budget(pipeline.settings).k
     timings = run.timings_ms
     assert timings["load"] > 0 and timings["language"] > 0
@@ -139,6 +142,78 @@ def test_a_first_ingest_is_searchable_by_keywords_before_its_embeddings(tmp_path
         pipeline.ingest([SAMPLE], "fresh", lexical_first=True)
 
 
+def test_a_first_ingest_is_answered_by_keywords_while_its_embedder_loads(tmp_path, reranker_dir, embedder_dir,
+                                                                        monkeypatch):
+    settings = tiny_settings(reranker_dir, embedder_dir, tmp_path / "chroma", llm="off")
+    loading, release, searchable = threading.Event(), threading.Event(), threading.Event()
+
+    def held_embedder(settings):
+        loading.set()
+        assert release.wait(300), "the test never let the embedder load"
+        return make_embedder(settings)
+
+    monkeypatch.setattr(core.pipeline, "make_embedder", held_embedder)
+    pipeline, reports = Pipeline(settings), []
+    assert pipeline.reranker, "loaded first, as the background loading does"
+    ingest = threading.Thread(target=lambda: reports.append(pipeline.ingest(
+        [SAMPLE], "fresh", lambda step: step.chunks_total and searchable.set(), lexical_first=True)))
+    ingest.start()
+    try:
+        assert searchable.wait(300) and loading.wait(300)
+        answer = pipeline.ask("ERR_TOKEN_EXPIRED", ["fresh"]).answer()
+        assert "embedding" not in pipeline.loaded_models(), "answered while the embedder still loads"
+        assert [w for w in answer.warnings if w.startswith(LEXICAL_ONLY)] and answer.passages
+        info = pipeline.store.info("fresh")
+        hidden = json.loads((embedder_dir / "config.json").read_text())["hidden_size"]
+        assert (info.embedding_model, info.embedding_dim) == (settings.embedding_model, hidden)
+    finally:
+        release.set()
+        ingest.join(300)
+    assert not reports[0].failed and reports[0].totals()["added"] > 0
+    later = pipeline.search("ERR_TOKEN_EXPIRED", ["fresh"])
+    assert "dense" in later.rankings and not any(w.startswith(LEXICAL_ONLY) for w in later.warnings)
+
+
+def test_a_first_ingest_whose_embedder_fails_leaves_no_collection(tmp_path, reranker_dir, embedder_dir, monkeypatch):
+    def missing(settings):
+        raise MissingDependency("The in-process embedder needs torch and sentence-transformers: run `make install`.")
+
+    monkeypatch.setattr(core.pipeline, "make_embedder", missing)
+    pipeline = Pipeline(tiny_settings(reranker_dir, embedder_dir, tmp_path / "chroma"))
+    with pytest.raises(MissingDependency, match="make install"):
+        pipeline.ingest([SAMPLE], "fresh", lexical_first=True)
+    assert pipeline.store.collections() == [] and pipeline.pending.get("fresh") is None
+
+
+def test_models_load_one_at_a_time_and_other_parts_do_not_wait(tmp_path, reranker_dir, embedder_dir):
+    pipeline = Pipeline(tiny_settings(reranker_dir, embedder_dir, tmp_path / "chroma"))
+    loading, release = threading.Event(), threading.Event()
+
+    def another_model_loads() -> None:
+        with MODEL_LOADING:
+            loading.set()
+            assert release.wait(300), "the test never let the other model load"
+
+    threads = [threading.Thread(target=another_model_loads), threading.Thread(target=lambda: pipeline.reranker),
+               threading.Thread(target=lambda: pipeline.embedder)]
+    threads[0].start()
+    assert loading.wait(300)
+    for thread in threads[1:]:
+        thread.start()
+    try:
+        others = threading.Thread(target=lambda: (pipeline.chunker, pipeline.store, pipeline.languages))
+        others.start()
+        others.join(120)
+        assert not others.is_alive(), "the chunker, store and language detector are built while a model loads"
+        threads[1].join(1.0)
+        assert pipeline.loaded_models() == frozenset(), "no model loads while another one does"
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(300)
+    assert pipeline.loaded_models() == {"embedding", "reranker"}
+
+
 @pytest.fixture
 def status_labels(monkeypatch) -> list[str]:
     """Every label the pages' status boxes are updated to, in order."""
@@ -181,8 +256,10 @@ def test_the_ask_page_says_what_loads_while_the_reranker_loads(app_env, monkeypa
         release.set()
     assert not app.exception, app.exception
     settings = load_settings()
-    assert status_labels == ["Detecting the language…", "Loading the reranker…", "Searching…", reranking(settings),
-                             "Writing the answer…", "Answered from 3 passages."]
+    # the background loading is held at the reranker, its first model; the embedder comes next
+    assert status_labels[:2] == ["Detecting the language…", "Loading the reranker…"]
+    assert status_labels[2:] in (after := ["Searching…", reranking(settings), "Writing the answer…",
+                                           "Answered from 3 passages."], ["Loading the embedding model…", *after])
     assert len(passages(app)) == 3
     assert any("model loading" in c.value and "language detection" in c.value for c in app.caption)
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 from core.errors import ConfigError
+
+# In-process models load one at a time, whichever thread or pipeline asks: two transformers loads at once in one
+# process mixed float32 and bfloat16 weights in one model (torch's default dtype is process-wide).
+MODEL_LOADING = threading.RLock()
 
 
 def resolve_device(setting: str) -> str:

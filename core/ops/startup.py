@@ -15,8 +15,9 @@ from core.pipeline import SAMPLE_COLLECTION, SAMPLE_FOLDER, Pipeline, shared_pip
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
-# What is loaded in the background, in the order a question needs it.
-PARTS = ("languages", "embedder", "reranker", "searcher")
+# What is loaded in the background, in the order a question needs it. On a first start the sample's chunks are
+# searched by keywords while the ingest loads the embedder and embeds them: the reranker comes first.
+PARTS = ("languages", "reranker", "embedder", "searcher")
 # Lingua loads its n-gram models at the first detection of a short text, seconds on a CPU: the background loading
 # detects this question once, so that the first real question does not wait for them.
 WARM_UP_QUESTION = "How long is an access token valid?"

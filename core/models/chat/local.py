@@ -11,7 +11,7 @@ from typing import Any
 
 from core.errors import BackendUnavailable, ConfigError, MissingDependency, ModelNotAvailable
 from core.models.chat.thinking import THINK_OPEN, ThinkFilter
-from core.models.device import preferred_dtype, resolve_device
+from core.models.device import MODEL_LOADING, preferred_dtype, resolve_device
 from core.models.source import resolve_model
 from core.settings import Settings
 
@@ -55,12 +55,13 @@ class LocalChatGenerator:
             folder = resolve_model(settings.llm_model, setting="POLYDESK_LLM_MODEL", url_setting="POLYDESK_LLM_URL")
         except ModelNotAvailable as exc:
             raise ModelNotAvailable(f"{exc} Or set POLYDESK_LLM=off for extractive answers without a model.") from exc
-        return cls(
-            folder, settings.llm_model, device=resolve_device(settings.device), thinking=settings.llm_thinking,
-            max_new_tokens=settings.llm_max_tokens, temperature=settings.llm_temperature,
-            first_token_timeout=settings.http_timeout, total_timeout=settings.llm_total_timeout,
-            cpu_profile=settings.cpu_profile,
-        )
+        with MODEL_LOADING:
+            return cls(
+                folder, settings.llm_model, device=resolve_device(settings.device), thinking=settings.llm_thinking,
+                max_new_tokens=settings.llm_max_tokens, temperature=settings.llm_temperature,
+                first_token_timeout=settings.http_timeout, total_timeout=settings.llm_total_timeout,
+                cpu_profile=settings.cpu_profile,
+            )
 
     def _generation_config(self) -> Any:
         """The checkpoint's generation config with our length, sampling and time limit."""

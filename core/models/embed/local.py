@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from core.errors import ConfigError, MissingDependency
 from core.models.batching import MergingQueue, token_batches
-from core.models.device import preferred_dtype, resolve_device
+from core.models.device import MODEL_LOADING, preferred_dtype, resolve_device
 from core.models.embed import query_text, truncate_and_normalise
 from core.models.source import resolve_model
 from core.settings import Settings
@@ -43,16 +44,11 @@ class QwenLocalEmbedder:
             module_output_name="token_embeddings",
         )
         full_dim = transformer.get_embedding_dimension()
-        if dim is not None and dim > full_dim:
-            raise ConfigError(
-                f"POLYDESK_EMBEDDING_DIM={dim} is larger than {model_id}'s {full_dim} dimensions: "
-                f"set it to at most {full_dim}, or leave it unset."
-            )
         self._model = SentenceTransformer(
             modules=[transformer, Pooling(full_dim, pooling_mode="lasttoken"), Normalize()], device=device
         )
         self.model_id = model_id
-        self.dim = dim or full_dim
+        self.dim = vector_size(model_id, dim, full_dim)
         self.instruction = instruction
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
@@ -61,15 +57,14 @@ class QwenLocalEmbedder:
     @classmethod
     def from_settings(cls, settings: Settings) -> QwenLocalEmbedder:
         """Load the configured checkpoint, or fail with the fixes."""
-        folder = resolve_model(
-            settings.embedding_model, setting="POLYDESK_EMBEDDING_MODEL", url_setting="POLYDESK_EMBEDDING_URL"
-        )
+        folder = _checkpoint(settings)
         device = resolve_device(settings.device)
-        return cls(
-            folder, settings.embedding_model, settings.embedding_instruction, settings.embedding_dim,
-            device, settings.embedding_batch_size, settings.cpu_profile,
-            CPU_BATCH_TOKENS if settings.cpu_profile and device == "cpu" else None,
-        )
+        with MODEL_LOADING:
+            return cls(
+                folder, settings.embedding_model, settings.embedding_instruction, settings.embedding_dim,
+                device, settings.embedding_batch_size, settings.cpu_profile,
+                CPU_BATCH_TOKENS if settings.cpu_profile and device == "cpu" else None,
+            )
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of `dim` values for texts already in their final form; concurrent calls share a batch."""
@@ -99,3 +94,25 @@ class QwenLocalEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         """A query is embedded with the task instruction in front."""
         return self._encode([query_text(text, self.instruction)])[0]
+
+
+def declared_signature(settings: Settings) -> tuple[str, int]:
+    """The configured checkpoint's model id and vector size, read from its config without loading it."""
+    full_dim = json.loads((_checkpoint(settings) / "config.json").read_text(encoding="utf-8"))["hidden_size"]
+    return settings.embedding_model, vector_size(settings.embedding_model, settings.embedding_dim, full_dim)
+
+
+def vector_size(model_id: str, dim: int | None, full_dim: int) -> int:
+    """POLYDESK_EMBEDDING_DIM (Matryoshka) when set, else the model's hidden size; a ConfigError when too large."""
+    if dim is not None and dim > full_dim:
+        raise ConfigError(
+            f"POLYDESK_EMBEDDING_DIM={dim} is larger than {model_id}'s {full_dim} dimensions: "
+            f"set it to at most {full_dim}, or leave it unset."
+        )
+    return dim or full_dim
+
+
+def _checkpoint(settings: Settings) -> Path:
+    """The configured embedding checkpoint's folder, or ModelNotAvailable with the fixes."""
+    return resolve_model(settings.embedding_model, setting="POLYDESK_EMBEDDING_MODEL",
+                         url_setting="POLYDESK_EMBEDDING_URL")

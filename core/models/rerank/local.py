@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.errors import MissingDependency
 from core.models.batching import MergingQueue
-from core.models.device import preferred_dtype, resolve_device
+from core.models.device import MODEL_LOADING, preferred_dtype, resolve_device
 from core.models.rerank import rerank_budget, top_ranked
 from core.models.rerank.prompt import chat_template, client_side_query
 from core.models.source import resolve_model
@@ -56,11 +56,12 @@ class QwenLocalReranker:
         folder = resolve_model(
             settings.reranker_model, setting="POLYDESK_RERANKER_MODEL", url_setting="POLYDESK_RERANKER_URL"
         )
-        return cls(
-            folder, settings.reranker_model, settings.reranker_instruction, resolve_device(settings.device),
-            settings.reranker_max_length, settings.reranker_batch_size, settings.cpu_profile,
-            rerank_budget(settings).max_passage_tokens,
-        )
+        with MODEL_LOADING:
+            return cls(
+                folder, settings.reranker_model, settings.reranker_instruction, resolve_device(settings.device),
+                settings.reranker_max_length, settings.reranker_batch_size, settings.cpu_profile,
+                rerank_budget(settings).max_passage_tokens,
+            )
 
     def token_ids(self, query: str, documents: Sequence[str], instruction: str | None = None) -> list[list[int]]:
         """The exact token ids scored for each pair, padding removed (for inspection and tests)."""
