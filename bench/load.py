@@ -8,7 +8,8 @@ same run:
   /v1/embeddings wire formats, backed by the same tiny models in-process (vLLM's CPU build would take minutes
   to start; tests/test_vllm_backends.py checks the clients against real vLLM);
 - while an admin re-ingests a 1,000-chunk collection: agents search it and every result is checked to show each
-  document in one version only (old or new chunks, never both).
+  document in one version only (old or new chunks, never both); once as the app runs (the re-ingest's embedding
+  gives way to questions) and once with it not giving way, so that its commits land while agents search.
 
 Run: .venv/bin/python bench/load.py [--agents 20] [--questions 10]
 """
@@ -36,6 +37,7 @@ from bench.common import RESULTS, cached_checkpoint, machine_info, write_json  #
 from bench.query import QUESTIONS  # noqa: E402
 from core.models.batching import MergingQueue  # noqa: E402
 from core.models.embed.local import QwenLocalEmbedder  # noqa: E402
+from core.models.foreground import PATIENCE_S  # noqa: E402
 from core.models.rerank import rerank_budget  # noqa: E402
 from core.pipeline import SAMPLE_FOLDER, Pipeline  # noqa: E402
 from core.settings import Settings, load_settings  # noqa: E402
@@ -178,8 +180,10 @@ def write_collection(folder: Path, files: int, sections: int, revision: str) -> 
         (folder / f"guide-{f:03d}.md").write_text("\n\n".join(body) + "\n")
 
 
-def ingest_run(pipeline: Pipeline, scratch: Path, args: argparse.Namespace) -> dict:
-    """Agents search the collection while an admin keeps re-ingesting every file of it, alternating two texts."""
+def ingest_run(pipeline: Pipeline, scratch: Path, args: argparse.Namespace, giving_way: bool) -> dict:
+    """Agents search the collection while an admin keeps re-ingesting every file of it, alternating two texts; the
+    re-ingest's embedding gives way to questions or not."""
+    pipeline.foreground.patience = PATIENCE_S if giving_way else 0.0
     write_collection(scratch / "v1", args.files, args.sections, "v1")
     first = pipeline.ingest([scratch / "v1"], "admin")
     chunks = pipeline.store.info("admin").chunks
@@ -267,17 +271,19 @@ def main() -> None:
             record["http"] = load_run(remote, args.agents, args.questions)
         record["http"]["server"] = "loopback server of bench/load.py speaking vLLM's wire formats"
         show("HTTP backends (loopback vLLM-format server)", record["http"])
-        record["during_ingest"] = ingest_run(pipeline, scratch, args)
-        show(f"in-process, while an admin re-ingests {record['during_ingest']['collection_chunks']} chunks",
-             record["during_ingest"])
-        ingests = [run["seconds"] for run in record["during_ingest"]["admin_ingests"]]
-        print(f"  admin re-ingests meanwhile: {len(ingests)}, {min(ingests)}-{max(ingests)} s each")
-        print(f"  search results: {record['during_ingest']['search_results']}")
+        for run, giving_way, how in (("during_ingest", True, "giving way to questions"),
+                                     ("during_ingest_not_giving_way", False, "not giving way")):
+            record[run] = ingest_run(pipeline, scratch, args, giving_way)
+            show(f"in-process, while an admin re-ingests {record[run]['collection_chunks']} chunks ({how})",
+                 record[run])
+            ingests = [step["seconds"] for step in record[run]["admin_ingests"]]
+            print(f"  admin re-ingests meanwhile: {len(ingests)}, {min(ingests)}-{max(ingests)} s each")
+            print(f"  search results: {record[run]['search_results']}")
     record["torch_threads"] = torch.get_num_threads()
-    errors = sum(record[run]["concurrent"]["errors"] + record[run]["alone"]["errors"]
-                 for run in ("in_process", "http", "during_ingest"))
+    runs = ("in_process", "http", "during_ingest", "during_ingest_not_giving_way")
+    errors = sum(record[run]["concurrent"]["errors"] + record[run]["alone"]["errors"] for run in runs)
     record["errors_total"] = errors
-    record["mixed_documents"] = record["during_ingest"]["search_results"]["mixed-within-a-document"]
+    record["mixed_documents"] = sum(record[run]["search_results"]["mixed-within-a-document"] for run in runs[2:])
     write_json(args.out, record)
     if errors or record["mixed_documents"]:
         sys.exit(1)

@@ -15,3 +15,10 @@ def timed(totals: dict[str, float], stage: str, scale: float = 1000.0) -> Iterat
         yield
     finally:
         totals[stage] = totals.get(stage, 0.0) + (time.perf_counter() - start) * scale
+
+
+def with_wait(timings: dict[str, float], waited_ms: float) -> dict[str, float]:
+    """Timings in milliseconds with a wait before the work counted as loading, and in the total."""
+    if not waited_ms:
+        return dict(timings)
+    return {**timings, "load": timings.get("load", 0.0) + waited_ms, "total": timings.get("total", 0.0) + waited_ms}

@@ -7,7 +7,7 @@ import streamlit as st
 from core.answers.safe_markdown import safe_markdown
 from core.errors import PolydeskError
 from core.knowledge.ingest.run import IngestReport, Progress
-from core.ops.startup import Startup, startup
+from core.ops.startup import Startup, sample_label, startup
 from core.pipeline import Pipeline
 from core.settings import Settings, load_settings
 from pages._navigation import keep_app_navigation
@@ -82,7 +82,7 @@ def sample_progress(begun: Startup, phase: str) -> None:
     if sample_phase(begun) != phase:
         st.rerun()
     progress = begun.sample_progress
-    st.progress(progress_fraction(progress), text=ingest_label(progress))
+    st.progress(progress_fraction(progress), text=sample_label(progress))
 
 
 def progress_fraction(progress: Progress | None) -> float:
@@ -92,17 +92,6 @@ def progress_fraction(progress: Progress | None) -> float:
     if progress.chunks_total:
         return min(1.0, progress.chunks / progress.chunks_total)
     return min(1.0, progress.done / progress.total) if progress.total else 0.0
-
-
-def ingest_label(progress: Progress | None) -> str:
-    """The sample ingest's progress in words: files and chunks done, and what runs now."""
-    if progress is None:
-        return "First start: preparing the sample documentation…"
-    if progress.chunks_total:
-        return (f"First start: the sample documentation is searchable by keywords; computing its embeddings, "
-                f"{progress.chunks} of {progress.chunks_total} chunks ({progress.done} of {progress.total} files)…")
-    return (f"First start: preparing the sample documentation, {progress.done} of {progress.total} files, "
-            f"{progress.chunks} chunks ({progress.source}: {progress.stage})…")
 
 
 def direction(language: str | None) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import streamlit as st
@@ -14,9 +13,10 @@ from core.ops.doctor import Diagnosis, diagnose
 from core.ops.startup import Startup
 from core.pipeline import Pipeline, shared_pipeline
 from core.settings import Settings
+from core.timing import with_wait
 from core.types import Turn
 from pages._answer_view import AskTurn, show_answer, show_long
-from pages._shared import ASK_HISTORY, ASK_REPLIES, ingest_label, start
+from pages._shared import ASK_HISTORY, ASK_REPLIES, start
 
 AUTO = "auto"
 QUESTION_MODE, TICKET_MODE = "Question", "Customer message"
@@ -69,24 +69,6 @@ def sidebar(pipeline: Pipeline) -> tuple[list[str], str | None]:
     return chosen, None if language == AUTO else language
 
 
-def wait_for_sample(begun: Startup, status: object) -> float:
-    """Wait until the first-start sample is searchable (its files chunked), saying how far it is; the milliseconds
-    waited (none when it already is)."""
-    if begun.wait_searchable(0):
-        return 0.0
-    start = time.perf_counter()
-    while not begun.wait_searchable(0.2):
-        status.update(label=ingest_label(begun.sample_progress))  # type: ignore[attr-defined]
-    return (time.perf_counter() - start) * 1000
-
-
-def with_wait(timings: dict[str, float], waited_ms: float) -> dict[str, float]:
-    """An answer's timings with the wait for the sample counted as loading, and in the total."""
-    if not waited_ms:
-        return dict(timings)
-    return {**timings, "load": timings.get("load", 0.0) + waited_ms, "total": timings.get("total", 0.0) + waited_ms}
-
-
 def conversation_of(history: list[AskTurn]) -> list[Turn]:
     """The earlier turns of the conversation, question and answer each."""
     return [t for past in history for t in (Turn("user", past.question), Turn("assistant", past.answer.text))]
@@ -100,7 +82,7 @@ def ask(pipeline: Pipeline, begun: Startup, question: str, collections: list[str
     with st.chat_message("assistant"):
         status = st.status("Starting…")
         try:
-            waited = wait_for_sample(begun, status)
+            waited = begun.wait_until_searchable(lambda label: status.update(label=label))
             run = pipeline.ask(question, collections, language, conversation=conversation_of(history),
                                on_stage=lambda label: status.update(label=label))
             status.update(label="Writing the answer…")
@@ -158,7 +140,7 @@ def ticket_mode(pipeline: Pipeline, begun: Startup, collections: list[str], lang
         else:
             try:
                 with st.status("Reading the message…") as status:
-                    waited = wait_for_sample(begun, status)
+                    waited = begun.wait_until_searchable(lambda label: status.update(label=label))
                     reply = pipeline.reply(message, collections, language,
                                            on_stage=lambda label: status.update(label=label))
                     status.update(label="Reply drafted.", state="complete")

@@ -53,11 +53,25 @@ def test_an_ingest_waits_while_a_question_runs(embedder):
 
 
 def test_a_stream_of_questions_does_not_stall_an_ingest(embedder):
-    foreground = Foreground()
-    background = BackgroundEmbedder(embedder.model_id, embedder.dim, lambda: embedder,
-                                    lambda: foreground.give_way(timeout=0.05), step=4)
+    foreground = Foreground(patience=0.05)
+    background = BackgroundEmbedder(embedder.model_id, embedder.dim, lambda: embedder, foreground.give_way, step=4)
     with foreground.question():  # a question that never ends
         assert background.embed_documents(TEXTS[:6]).shape == (6, embedder.dim)
+
+
+def test_after_waiting_its_patience_out_background_work_takes_a_turn():
+    foreground = Foreground(patience=1.0)
+    with foreground.question():
+        start = time.monotonic()
+        foreground.give_way()
+        waited = time.monotonic() - start
+        foreground.give_way()
+        again = time.monotonic() - start - waited
+    assert waited >= 1.0, "it waited for the question, up to its patience"
+    assert again < 0.5, "then it runs as long as it waited without waiting again"
+    start = time.monotonic()
+    foreground.give_way()
+    assert time.monotonic() - start < 0.5, "no question: no wait"
 
 
 def test_without_giving_way_documents_are_embedded_in_one_call(embedder):

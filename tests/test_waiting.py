@@ -16,9 +16,10 @@ from core.knowledge.ingest.run import Progress
 from core.models.device import MODEL_LOADING
 from core.models.embed import make_embedder
 from core.models.rerank import make_reranker, rerank_budget
-from core.ops.startup import startup
+from core.ops.startup import Startup, startup
 from core.pipeline import SAMPLE_COLLECTION, Pipeline
 from core.settings import load_settings
+from core.timing import with_wait
 from core.types import Turn
 from tests import test_ask
 from tests.conftest import SAMPLE, tiny_settings
@@ -183,6 +184,29 @@ def test_a_first_ingest_whose_embedder_fails_leaves_no_collection(tmp_path, rera
     with pytest.raises(MissingDependency, match="make install"):
         pipeline.ingest([SAMPLE], "fresh", lexical_first=True)
     assert pipeline.store.collections() == [] and pipeline.pending.get("fresh") is None
+
+
+def test_a_question_before_the_sample_is_searchable_waits_saying_how_far_it_is(tmp_path, reranker_dir, embedder_dir,
+                                                                               monkeypatch):
+    release, labels = threading.Event(), []
+    build_chunker = Pipeline._build_chunker
+    monkeypatch.setattr(Pipeline, "_build_chunker", lambda self: release.wait(300) and build_chunker(self))
+    begun = Startup(Pipeline(tiny_settings(reranker_dir, embedder_dir, tmp_path / "chroma")))
+    begun.ingest_sample_in_background()
+
+    def on_stage(label: str) -> None:
+        labels.append(label)
+        if len(labels) == 3:
+            release.set()
+    try:
+        waited = begun.wait_until_searchable(on_stage)
+    finally:
+        release.set()
+    assert waited > 0 and labels[:3] == ["First start: preparing the sample documentation…"] * 3
+    assert begun.wait_until_searchable(labels.append) == 0.0 and len(labels) >= 3
+    assert with_wait({"language": 2.0, "load": 1.0, "total": 5.0}, waited) == {
+        "language": 2.0, "load": 1.0 + waited, "total": 5.0 + waited}
+    assert begun.wait_sample(300) and not begun.sample_error
 
 
 def test_models_load_one_at_a_time_and_other_parts_do_not_wait(tmp_path, reranker_dir, embedder_dir):

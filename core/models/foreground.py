@@ -6,18 +6,23 @@ On a CPU both would run on the same cores and slow each other down; a question i
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-GIVE_WAY_S = 10.0  # the longest a background step waits, so that a stream of questions never stalls an ingest
+# The longest background work waits for questions before it takes a turn: a question with 0.6B models on 2 CPU cores
+# takes about 10 s, and waiting for models on a first start adds more.
+PATIENCE_S = 20.0
 
 
 class Foreground:
     """Counts the questions in flight; background work gives way to them between its steps."""
 
-    def __init__(self) -> None:
+    def __init__(self, patience: float = PATIENCE_S) -> None:
+        self.patience = patience
         self._questions = 0
         self._changed = threading.Condition()
+        self._own_turn_until = 0.0
 
     @contextmanager
     def question(self) -> Iterator[None]:
@@ -31,7 +36,14 @@ class Foreground:
                 self._questions -= 1
                 self._changed.notify_all()
 
-    def give_way(self, timeout: float = GIVE_WAY_S) -> None:
-        """Wait until no question runs, at most `timeout` seconds."""
+    def give_way(self) -> None:
+        """Wait until no question runs. When questions keep coming past `patience`, background work then runs as
+        long as it waited without waiting again: under a steady stream of questions it still gets half the time."""
+        start = time.monotonic()
+        if start < self._own_turn_until:
+            return
         with self._changed:
-            self._changed.wait_for(lambda: self._questions == 0, timeout)
+            idle = self._changed.wait_for(lambda: self._questions == 0, self.patience)
+        if not idle:
+            now = time.monotonic()
+            self._own_turn_until = now + (now - start)

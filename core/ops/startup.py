@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from core.errors import PolydeskError
 from core.knowledge.ingest.run import IngestReport, Progress
+from core.knowledge.search import OnStage
 from core.pipeline import SAMPLE_COLLECTION, SAMPLE_FOLDER, Pipeline, shared_pipeline
 from core.settings import Settings
 
@@ -101,6 +102,16 @@ class Startup:
         """Wait until the sample (if one is being ingested) is searchable, at least by keywords; whether it is."""
         return self._sample_thread is None or self._searchable.wait(timeout)
 
+    def wait_until_searchable(self, on_stage: OnStage) -> float:
+        """Wait until the sample (if one is being ingested) is searchable, telling `on_stage` how far it is; the
+        milliseconds waited (none when it already is)."""
+        if self.wait_searchable(0):
+            return 0.0
+        start = time.perf_counter()
+        while not self.wait_searchable(0.2):
+            on_stage(sample_label(self.sample_progress))
+        return (time.perf_counter() - start) * 1000
+
     def wait_sample(self, timeout: float | None = None) -> bool:
         """Wait for the sample ingest (if one was started) to end; whether it has ended."""
         return self._sample_thread is None or self._sample_done.wait(timeout)
@@ -130,6 +141,17 @@ class Startup:
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the background loading (if started) to end; whether it has ended."""
         return self._thread is None or self._done.wait(timeout)
+
+
+def sample_label(progress: Progress | None) -> str:
+    """The sample ingest's progress in words: files and chunks done, and what runs now."""
+    if progress is None:
+        return "First start: preparing the sample documentation…"
+    if progress.chunks_total:
+        return (f"First start: the sample documentation is searchable by keywords; computing its embeddings, "
+                f"{progress.chunks} of {progress.chunks_total} chunks ({progress.done} of {progress.total} files)…")
+    return (f"First start: preparing the sample documentation, {progress.done} of {progress.total} files, "
+            f"{progress.chunks} chunks ({progress.source}: {progress.stage})…")
 
 
 @lru_cache(maxsize=4)
