@@ -49,7 +49,9 @@ def test_an_ingest_waits_while_a_question_runs(embedder):
         assert background.embed_query("label costs").shape == (embedder.dim,), "questions are not held"
     worker.join(120)
     assert counting.calls == [4, 4, 2]
-    assert np.allclose(vectors[0], embedder.embed_documents(TEXTS), atol=1e-5), "the same vectors as in one call"
+    at_once = embedder.embed_documents(TEXTS)  # in bfloat16, batches padded otherwise differ by about 2e-3
+    assert np.allclose(vectors[0], at_once, atol=1e-2)
+    assert ((vectors[0] @ at_once.T).argmax(axis=1) == np.arange(len(TEXTS))).all(), "each text's own vector"
 
 
 def test_a_stream_of_questions_does_not_stall_an_ingest(embedder):
