@@ -37,7 +37,7 @@ from core.models.foreground import Foreground
 from core.models.rerank import Reranker, make_reranker, rerank_budget
 from core.models.source import cached_model_folder
 from core.settings import Settings
-from core.timing import timed
+from core.timing import timed, with_added
 from core.types import SearchResult, TicketReply, Turn
 
 T = TypeVar("T")
@@ -233,7 +233,7 @@ class Pipeline:
             searcher = self._ready_searcher(collections, on_stage, timings)
             result = searcher.search(query, collections, None, None, query_language=query_language,
                                      on_stage=on_stage)
-        self._add_timings(result, timings)
+        result.timings_ms.update(with_added(result.timings_ms, timings))  # the time before the search counts too
         return AnswerRun(question, result, language, lambda: self.generator, self.settings.top_n, history=turns,
                          warnings=notes, requested_language=language)
 
@@ -260,7 +260,7 @@ class Pipeline:
                                                                             f"{label}"))
                        for i, q in enumerate(questions, 1)]
         search = merged_search(results, questions, detected, self.settings.top_n)
-        self._add_timings(search, timings)
+        search.timings_ms.update(with_added(search.timings_ms, timings))
         reply_language = language or detected
         run = AnswerRun(search.query, search, reply_language, lambda: self.generator, MAX_REPLY_PASSAGES,
                         requested_language=language,
@@ -276,13 +276,6 @@ class Pipeline:
                 on_stage(LOADING[part])
                 with timed(timings, "load"):
                     getattr(self, part)
-
-    @staticmethod
-    def _add_timings(result: SearchResult, timings: dict[str, float]) -> None:
-        """Add the milliseconds spent before the search (loading, rewriting, language detection) to its own."""
-        for key, ms in timings.items():
-            result.timings_ms[key] = result.timings_ms.get(key, 0.0) + ms
-        result.timings_ms["total"] = result.timings_ms.get("total", 0.0) + sum(timings.values())
 
     def question_language(self, question: str, collections: Sequence[str], conversation: Sequence[Turn] = (),
                           chosen: str | None = None) -> str | None:

@@ -17,8 +17,10 @@ def timed(totals: dict[str, float], stage: str, scale: float = 1000.0) -> Iterat
         totals[stage] = totals.get(stage, 0.0) + (time.perf_counter() - start) * scale
 
 
-def with_wait(timings: dict[str, float], waited_ms: float) -> dict[str, float]:
-    """Timings in milliseconds with a wait before the work counted as loading, and in the total."""
-    if not waited_ms:
-        return dict(timings)
-    return {**timings, "load": timings.get("load", 0.0) + waited_ms, "total": timings.get("total", 0.0) + waited_ms}
+def with_added(timings: dict[str, float], earlier: dict[str, float]) -> dict[str, float]:
+    """Timings in milliseconds with the stages of earlier work (loading, waiting, rewriting) added, and to the total."""
+    combined = dict(timings)
+    for stage, ms in earlier.items():
+        combined[stage] = combined.get(stage, 0.0) + ms
+    combined["total"] = combined.get("total", 0.0) + sum(earlier.values())
+    return combined

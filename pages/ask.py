@@ -13,7 +13,7 @@ from core.ops.doctor import Diagnosis, diagnose
 from core.ops.startup import Startup
 from core.pipeline import Pipeline, shared_pipeline
 from core.settings import Settings
-from core.timing import with_wait
+from core.timing import with_added
 from core.types import Turn
 from pages._answer_view import AskTurn, show_answer, show_long
 from pages._shared import ASK_HISTORY, ASK_REPLIES, start
@@ -92,7 +92,7 @@ def ask(pipeline: Pipeline, begun: Startup, question: str, collections: list[str
             status.update(label="Stopped: see the message below.", state="error")
             raise
         status.update(label=f"Answered from {len(run.passages)} passages.", state="complete")
-    history.append(AskTurn(question, tuple(collections), answer, with_wait(run.timings_ms, waited)))
+    history.append(AskTurn(question, tuple(collections), answer, with_added(run.timings_ms, {"load": waited})))
     st.rerun()
 
 
@@ -148,7 +148,8 @@ def ticket_mode(pipeline: Pipeline, begun: Startup, collections: list[str], lang
                 st.error(str(exc))
                 return
             draft = reply.draft
-            turn = AskTurn(message, tuple(collections), draft, with_wait(reply.timings_ms, waited), kind="reply")
+            timings = with_added(reply.timings_ms, {"load": waited})
+            turn = AskTurn(message, tuple(collections), draft, timings, kind="reply")
             replies.append(TicketTurn(message, reply, turn))
     for ticket in reversed(replies):
         show_ticket(pipeline, ticket)

@@ -90,7 +90,8 @@ def test_the_prefix_runs_once_per_question_and_the_documents_run_only_their_own_
 def test_rows_that_do_not_start_with_the_prefix_are_scored_whole(reranker_folder: Path):
     reused, whole = rerankers(reranker_folder, cpu_profile=False, max_length=40)  # truncation reaches the query
     query = QUERIES[0] + " " + "Please explain the whole token lifecycle in detail. " * 3
-    assert reused._tails(query, DOCUMENTS[:3], INSTRUCTION) == [None] * 3
+    rows = reused.token_ids(query, DOCUMENTS[:3], INSTRUCTION)
+    assert split_rows(rows, reused._prefix_ids(query, INSTRUCTION)) == [None] * 3
     assert reused.scores(query, DOCUMENTS[:3]) == pytest.approx(whole.scores(query, DOCUMENTS[:3]), abs=1e-6)
 
 

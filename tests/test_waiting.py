@@ -19,7 +19,7 @@ from core.models.rerank import make_reranker, rerank_budget
 from core.ops.startup import Startup, startup
 from core.pipeline import SAMPLE_COLLECTION, Pipeline
 from core.settings import load_settings
-from core.timing import with_wait
+from core.timing import with_added
 from core.types import Turn
 from tests import test_ask
 from tests.conftest import SAMPLE, tiny_settings
@@ -204,7 +204,7 @@ def test_a_question_before_the_sample_is_searchable_waits_saying_how_far_it_is(t
         release.set()
     assert waited > 0 and labels[:3] == ["First start: preparing the sample documentation…"] * 3
     assert begun.wait_until_searchable(labels.append) == 0.0 and len(labels) >= 3
-    assert with_wait({"language": 2.0, "load": 1.0, "total": 5.0}, waited) == {
+    assert with_added({"language": 2.0, "load": 1.0, "total": 5.0}, {"load": waited}) == {
         "language": 2.0, "load": 1.0 + waited, "total": 5.0 + waited}
     assert begun.wait_sample(300) and not begun.sample_error
 

@@ -88,8 +88,12 @@ class QwenLocalReranker:
 
     def _predict(self, key: Hashable, documents: list[str]) -> list[float]:
         """P(yes) for documents that share an (instruction, query): after the prefix where their tokens allow."""
+        from core.models.rerank.prefix import split_rows  # torch is imported only with the model
+
         instruction, query = key
-        tails = self._tails(query, documents, instruction) if self.reuse_prefix else [None] * len(documents)
+        prefix_ids = self._prefix_ids(query, instruction)
+        tails = (split_rows(self.token_ids(query, documents, instruction), prefix_ids) if self.reuse_prefix
+                 else [None] * len(documents))
         scores = [0.0] * len(documents)
         whole = [i for i, tail in enumerate(tails) if tail is None]
         reused = [i for i, tail in enumerate(tails) if tail is not None]
@@ -99,7 +103,7 @@ class QwenLocalReranker:
             for i, value in zip(whole, values, strict=True):
                 scores[i] = float(value)
         if reused:
-            values = self._after_prefix(self._prefix_ids(query, instruction), [tails[i] for i in reused])
+            values = self._after_prefix(prefix_ids, [tails[i] for i in reused])
             for i, value in zip(reused, values, strict=True):
                 scores[i] = value
         return scores
@@ -107,16 +111,16 @@ class QwenLocalReranker:
     def _after_prefix(self, prefix_ids: list[int], tails: list[list[int]]) -> list[float]:
         """P(yes) for each tail run after the prefix, whose keys and values are computed once; batches of
         neighbouring lengths (little right padding)."""
-        from core.models.rerank import prefix
+        from core.models.rerank.prefix import prefix_state, score_tails
 
         model, tokenizer = self._model.model, self._model.tokenizer
         yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
-        state = prefix.prefix_state(model, prefix_ids)
+        state = prefix_state(model, prefix_ids)
         order = sorted(range(len(tails)), key=lambda i: -len(tails[i]))
         scores = [0.0] * len(tails)
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            values = prefix.score_tails(model, state, [tails[i] for i in batch], yes, no, tokenizer.pad_token_id or 0)
+            values = score_tails(model, state, [tails[i] for i in batch], yes, no, tokenizer.pad_token_id or 0)
             for i, value in zip(batch, values, strict=True):
                 scores[i] = value
         return scores
@@ -125,12 +129,6 @@ class QwenLocalReranker:
         """The token ids of the template up to and including "<Document>:", which every pair of the query shares."""
         text = client_side_query(query, instruction) + "<Document>:"
         return self._model.tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    def _tails(self, query: str, documents: Sequence[str], instruction: str) -> list[list[int] | None]:
-        """Each pair's scored token ids after the shared prefix, None where they do not start with it."""
-        from core.models.rerank.prefix import split_rows
-
-        return split_rows(self.token_ids(query, documents, instruction), self._prefix_ids(query, instruction))
 
     def rerank(
         self, query: str, documents: Sequence[str], top_n: int | None = None, instruction: str | None = None
